@@ -1,0 +1,1 @@
+"""Subcommands of the `infogap` CLI, one module per feature."""
