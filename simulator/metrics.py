@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 #: Reported per step and per market, in report order: the headline four first.
 METRICS: tuple[str, ...] = (
     "price",
@@ -30,3 +32,65 @@ METRICS: tuple[str, ...] = (
 )
 
 HEADLINE: tuple[str, ...] = ("price", "volume", "trust", "churn")
+
+
+def first_best(model, buyers) -> float:
+    """Surplus if every active buyer got the seller maximising theta*q - c, capacity respected.
+
+    With c = c0 + c1*q the pair surplus (theta - c1)*q - c0 is supermodular,
+    so assortative matching (highest tastes with highest qualities) is
+    optimal; with unlimited capacity each buyer simply takes its best seller.
+    """
+    p, s = model.params, model.sellers
+    live = np.flatnonzero(s.in_market[: s.size])
+    if len(live) == 0 or len(buyers) == 0:
+        return 0.0
+    theta = np.sort(model.buyers.theta[buyers])[::-1]
+    q = s.quality[live]
+    if p.capacity <= 0:
+        best = np.maximum((theta - p.cost.c1) * q.max(), (theta - p.cost.c1) * q.min()) - p.cost.c0
+        return float(np.maximum(best, 0.0).sum())
+    units = np.repeat(np.sort(q)[::-1], min(p.capacity, len(buyers)))[: len(theta)]
+    pair = (theta[: len(units)] - p.cost.c1) * units - p.cost.c0
+    return float(np.maximum(pair, 0.0).sum())
+
+
+def step_metrics(model, active_at_start: int, switchers: int, leavers: int,
+                 first_best_surplus: float) -> dict[str, float]:
+    """This step's values of every metric (only `price` may be NaN: nothing traded)."""
+    s, b, t = model.sellers, model.buyers, model.trades
+    volume = len(t["price"])
+    offering = np.flatnonzero(s.offering[: s.size])
+    active = b.active[: b.size]
+    cs = float(np.sum(t["theta"] * t["delivered"] - t["price"] - t["switching_cost"]))
+    ps_trade = float(np.sum(t["price"] - s.cost[t["seller"]]))
+    fixed = model.params.cost.fixed * int(s.in_market[: s.size].sum())
+    start = max(active_at_start, 1)
+    traded = volume > 0
+    m = {
+        "price": float(t["price"].mean()) if traded else float("nan"),
+        "volume": float(volume),
+        "trust": float(b.trust[: b.size][active].mean()) if active.any() else 0.0,
+        "switch_rate": switchers / start,
+        "exit_rate": leavers / start,
+        "quality_traded": float(t["delivered"].mean()) if traded else 0.0,
+        "mean_seller_quality": float(s.quality[offering].mean()) if len(offering) else 0.0,
+        "consumer_surplus": cs,
+        "producer_surplus": ps_trade - fixed,
+        "total_surplus": cs + ps_trade - fixed,
+        # Expected (capability) surplus of the trades made, so noise cannot push it above 1.
+        "efficiency": (float(np.sum(t["theta"] * s.quality[t["seller"]] - s.cost[t["seller"]]
+                                    - t["switching_cost"])) / first_best_surplus
+                       if first_best_surplus > 1e-12 else 1.0),
+        "active_buyers": float(active.sum()),
+        "active_sellers": float(len(offering)),
+        "entries": float(model.step_entries),
+        "exits": float(model.step_exits),
+        "satisfaction": float(model.valuation.satisfaction(
+            t["theta"], t["delivered"], t["expected"]).mean()) if traded else 0.0,
+        "expectation_gap": float((t["expected"] - t["delivered"]).mean()) if traded else 0.0,
+    }
+    m["churn"] = m["switch_rate"] + m["exit_rate"]
+    for name in METRICS:
+        m.setdefault(name, 0.0)
+    return m

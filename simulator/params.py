@@ -92,6 +92,10 @@ class BeliefParams:
                              range=(0.01, 1e4))
     forgetting: float = _f(0.1, "Share of belief precision lost per step, so beliefs track a "
                            "changing market (0 = plain Bayesian updating).", range=(0.0, 0.99))
+    market_feedback: float = _f(1.0, "How many observations the market's average quality of "
+                                "blind purchases is worth to every buyer each step (what buyers "
+                                "hear about the market; 0 = only their own purchases).",
+                                range=(0.0, 1e3))
     memory: int = _f(8, "Sellers a buyer remembers individually (least recently used are "
                      "forgotten). Bounds memory at buyers x memory.", range=(1, 64))
     nodes: int = _f(3, "Gauss-Hermite nodes used to turn a normal belief into a CPT lottery.",

@@ -1,0 +1,69 @@
+"""Struct-of-arrays tables for sellers and buyers, growing as agents arrive.
+
+One numpy array per attribute and one row per agent lets a step update every
+agent in a handful of array operations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Table:
+    """Named columns of equal length; rows are added in blocks, never moved."""
+
+    def __init__(self, columns: dict[str, tuple[type, object]], capacity: int = 0):
+        self._spec = columns
+        self.size = 0  # rows in use
+        for name, (dtype, fill) in columns.items():
+            setattr(self, name, np.full(capacity, fill, dtype=dtype))
+
+    @property
+    def capacity(self) -> int:
+        return len(getattr(self, next(iter(self._spec))))
+
+    def add(self, n: int) -> np.ndarray:
+        """Append n rows filled with the defaults; returns their indices."""
+        start, end = self.size, self.size + n
+        if end > self.capacity:
+            new_cap = max(end, 2 * self.capacity, 16)
+            for name, (dtype, fill) in self._spec.items():
+                old = getattr(self, name)
+                grown = np.full(new_cap, fill, dtype=dtype)
+                grown[: len(old)] = old
+                setattr(self, name, grown)
+        self.size = end
+        rows = np.arange(start, end)
+        self.fill(rows)
+        return rows
+
+    def fill(self, rows: np.ndarray) -> None:
+        """Reset rows to the column defaults (rows recycled for new agents)."""
+        for name, (_, fill) in self._spec.items():
+            getattr(self, name)[rows] = fill
+
+
+SELLER_COLUMNS = {
+    "in_market": (bool, False),  # has entered and not exited
+    "offering": (bool, False),  # asks at least its cost this step
+    "quality": (float, 0.0),  # capability q (private)
+    "cost": (float, 0.0),  # unit cost c (private)
+    "price": (float, 0.0),  # posted price
+    "signal": (float, 0.0),  # public noisy signal (noisy regime)
+    "pub_mean": (float, 0.0),  # public expected quality
+    "pub_var": (float, np.inf),  # public uncertainty (inf: nothing public)
+    "entered": (np.int64, 0),
+    "sales": (np.int64, 0),
+    "revenue": (float, 0.0),
+    "profit": (float, 0.0),
+    "loss_run": (np.int64, 0),
+}
+
+BUYER_COLUMNS = {
+    "active": (bool, False),
+    "theta": (float, 0.0),  # taste: value of one unit of quality
+    "trust": (float, 0.0),  # trust in the market
+    "last_seller": (np.int64, -1),  # seller row of the last purchase
+    "bought_from": (np.int64, -1),  # seller row bought from this step
+    "joined": (np.int64, 0),
+}

@@ -1,0 +1,68 @@
+"""How a buyer values a purchase: a normal belief about quality becomes a CPT lottery.
+
+The belief N(mean, sd^2) about delivered quality is discretised at
+Gauss-Hermite nodes, so the payoff theta * q - price is a small sorted
+lottery; its rank-dependent weights are computed once, and values for every
+(buyer, candidate) pair come out of one array expression.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .params import ProspectParams
+from .prospect import ProspectTheory, normal_nodes
+
+
+class Valuation:
+    def __init__(self, prospect: ProspectParams, nodes: int):
+        self.prefs = ProspectTheory(prospect.alpha, prospect.beta, prospect.lam,
+                                    prospect.gamma_gain, prospect.gamma_loss)
+        self.expectation_reference = prospect.reference == "expectation"
+        self.z, self.probs = normal_nodes(nodes)
+        self.gain_w, self.loss_w = self.prefs.decision_weights(self.probs)
+
+    def of_outcomes(self, outcomes: np.ndarray) -> np.ndarray:
+        """CPT value of lotteries over the nodes (last axis, sorted ascending).
+
+        With the expectation as reference point the buyer gets the expected
+        payoff plus a CPT gain-loss term around it (Koszegi-Rabin); that term
+        is 0 for a risk-neutral buyer, so both reference points reduce to
+        expected value.
+        """
+        if not self.expectation_reference:
+            return self.prefs.sorted_utility(outcomes, self.gain_w, self.loss_w)
+        expected = outcomes @ self.probs
+        surprise = outcomes - expected[..., None]
+        return expected + self.prefs.sorted_utility(surprise, self.gain_w, self.loss_w)
+
+    def payoffs(self, theta: np.ndarray, mean: np.ndarray, sd: np.ndarray,
+                price: np.ndarray) -> np.ndarray:
+        """Payoff theta * q - price at each node, shape (..., nodes)."""
+        q = mean[..., None] + sd[..., None] * self.z
+        return theta[..., None] * q - price[..., None]
+
+    def value(self, theta, mean, sd, price) -> np.ndarray:
+        return self.of_outcomes(self.payoffs(theta, mean, sd, price))
+
+    def reservation(self, theta: np.ndarray, mean: np.ndarray, sd: np.ndarray,
+                    iterations: int = 40) -> np.ndarray:
+        """The price at which each buyer is indifferent to buying, by bisection.
+
+        The value of buying falls with the price, so one bisection over all
+        buyers at once converges to 2**-iterations of the bracket.
+        """
+        gross = theta[:, None] * (mean[:, None] + sd[:, None] * self.z)
+        lo = gross[:, 0] - 1.0
+        hi = gross[:, -1] + 1.0
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            buy = self.of_outcomes(gross - mid[:, None]) >= 0
+            lo = np.where(buy, mid, lo)
+            hi = np.where(buy, hi, mid)
+        return lo
+
+    def satisfaction(self, theta: np.ndarray, delivered: np.ndarray,
+                     expected: np.ndarray) -> np.ndarray:
+        """Experienced payoff against expectation, valued by the CPT value function."""
+        return self.prefs.value(theta * (delivered - expected))
