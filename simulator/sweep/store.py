@@ -1,0 +1,344 @@
+"""A sweep folder: an SQLite index plus one file per finished run, safe against SIGKILL.
+
+Layout of DIR:
+  index.sqlite   meta (experiment, plan digest), points, plan (run_id -> key),
+                 tasks (what to run per key), runs (finished keys: ok or failed)
+  runs/KK/KEY.json  one file per finished run, written to a temporary file then renamed
+  results.parquet   the table `load_sweep` returns, rebuilt when the index has changed
+A run counts as finished only once its file is in place *and* its index row is
+committed; a kill in between leaves a run that `--resume` simply runs again
+(same key, same file), so nothing is lost and nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import UserError
+from ..metrics import METRICS
+from .plan import PlannedRun
+from .work import RunTask
+
+INDEX = "index.sqlite"
+RESULTS = "results.parquet"
+RUN_COLUMNS = ["run_id", "point", "arm", "replication", "key", "status"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS points (point INTEGER PRIMARY KEY, vals TEXT NOT NULL,
+                                   x TEXT);
+CREATE TABLE IF NOT EXISTS plan (run_id INTEGER PRIMARY KEY, point INTEGER NOT NULL,
+                                 arm TEXT NOT NULL, replication INTEGER NOT NULL,
+                                 key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (key TEXT PRIMARY KEY, task TEXT NOT NULL,
+                                  first_run INTEGER NOT NULL, replication INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, status TEXT NOT NULL,
+                                 file TEXT, error TEXT, elapsed REAL, finished REAL NOT NULL);
+"""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=30)
+    # WAL + NORMAL: a committed row survives the process being killed at any moment.
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+def is_sweep_dir(path: Path) -> bool:
+    return (Path(path) / INDEX).is_file()
+
+
+class SweepStore:
+    """Writer side of a sweep folder (only the parent process writes)."""
+
+    def __init__(self, directory: Path):
+        self.dir = Path(directory)
+        self.db = _connect(self.dir / INDEX)
+        self.db.executescript(_SCHEMA)
+
+    # -- creation and planning ---------------------------------------------------------------
+    @classmethod
+    def open(cls, directory: str | Path, *, resume: bool) -> SweepStore:
+        directory = Path(directory)
+        if directory.exists() and not directory.is_dir():
+            raise UserError(f"--out {directory}: is a file, expected a folder for the sweep")
+        if directory.exists() and any(directory.iterdir()) and not resume:
+            detail = (f"holds a sweep with {_count_ok(directory)} finished runs"
+                      if is_sweep_dir(directory) else "is not empty")
+            raise UserError(f"--out {directory}: the folder already exists and {detail}; pass "
+                            f"--resume to finish that sweep, or choose another --out")
+        if resume and directory.exists() and any(directory.iterdir()) \
+                and not is_sweep_dir(directory):
+            raise UserError(f"--resume: {directory} is not a sweep folder (no {INDEX})")
+        (directory / "runs").mkdir(parents=True, exist_ok=True)
+        store = cls(directory)
+        store._remove_partial_files()
+        return store
+
+    def _remove_partial_files(self) -> None:
+        for tmp in (self.dir / "runs").glob("*/*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def meta(self, name: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def write_plan(self, description: dict[str, Any], points: Iterable[tuple[int, dict, Any]],
+                   runs: Iterable[PlannedRun]) -> str:
+        """Record the plan in one transaction, streaming (or, on resume, check that it matches
+        the stored one). `points` yields (point, values, design-space row or None).
+        Returns the plan digest."""
+        digest = hashlib.sha256()
+
+        def digested(runs: Iterable[PlannedRun]) -> Iterator[PlannedRun]:
+            for run in runs:
+                digest.update(f"{run.run_id}:{run.point}:{run.arm}:{run.replication}:"
+                              f"{run.task.key};".encode())
+                yield run
+
+        stored = self.meta("plan_digest")
+        if stored is not None:
+            for _ in digested(runs):
+                pass
+            if stored != digest.hexdigest():
+                raise UserError(
+                    f"--resume: {self.dir} was started from a different plan (the experiment, "
+                    f"its scenario or the model version changed since); start a new sweep "
+                    f"with another --out")
+            return stored
+        with self.db:
+            self.db.executemany("INSERT INTO points VALUES (?, ?, ?)",
+                                ((p, json.dumps(v), None if x is None else json.dumps(x))
+                                 for p, v, x in points))
+            for run in digested(runs):
+                key = run.task.key
+                self.db.execute("INSERT INTO plan VALUES (?, ?, ?, ?, ?)",
+                                (run.run_id, run.point, run.arm, run.replication, key))
+                self.db.execute("INSERT OR IGNORE INTO tasks VALUES (?, ?, ?, ?)",
+                                (key, _task_json(run.task), run.run_id, run.replication))
+            self.db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("experiment", json.dumps(description)),
+                ("created", json.dumps(time.time())),
+                # last: its presence marks a complete plan
+                ("plan_digest", json.dumps(digest.hexdigest())),
+            ])
+        return digest.hexdigest()
+
+    # -- running -------------------------------------------------------------------------------
+    def todo(self) -> list[str]:
+        """Keys still to run (never run, failed, or whose file went missing), replication-major."""
+        rows = self.db.execute(
+            "SELECT t.key, r.status, r.file FROM tasks t LEFT JOIN runs r ON r.key = t.key "
+            "ORDER BY t.replication, t.first_run").fetchall()
+        return [key for key, status, file in rows
+                if status != "ok" or not (self.dir / file).is_file()]
+
+    def tasks(self, keys: Iterable[str]) -> Iterator[RunTask]:
+        """The tasks for `keys`, read one at a time (the plan stays on disk)."""
+        for key in keys:
+            (text,) = self.db.execute("SELECT task FROM tasks WHERE key = ?", (key,)).fetchone()
+            data = json.loads(text)
+            data["seed_spawn_key"] = tuple(data["seed_spawn_key"])
+            yield RunTask(**data)
+
+    def record(self, result: dict[str, Any]) -> None:
+        """Store one finished run: its file first (atomically), then its index row."""
+        key = result["key"]
+        file = None
+        if result["ok"]:
+            file = f"runs/{key[:2]}/{key}.json"
+            _atomic_write(self.dir / file, json.dumps(
+                {"key": key, "summary": result["summary"], "series": result["series"]}))
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+                            (key, "ok" if result["ok"] else "failed", file, result["error"],
+                             result["elapsed"], time.time()))
+
+    def failures(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT key, error FROM runs WHERE status = 'failed' "
+                               "ORDER BY finished").fetchall()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _task_json(task: RunTask) -> str:
+    data = dict(task.__dict__)
+    data["seed_spawn_key"] = list(task.seed_spawn_key)
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _count_ok(directory: Path) -> int:
+    db = sqlite3.connect(f"file:{directory / INDEX}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
+
+
+# -- reading ----------------------------------------------------------------------------------
+def _read_only(directory: Path) -> sqlite3.Connection:
+    if not is_sweep_dir(directory):
+        raise UserError(f"{directory}: not a sweep folder (no {INDEX}); run `infogap sweep` "
+                        f"first")
+    return sqlite3.connect(f"file:{Path(directory) / INDEX}?mode=ro", uri=True, timeout=30)
+
+
+def sweep_description(directory: str | Path) -> dict[str, Any]:
+    """The stored `Experiment.describe()` of a sweep folder."""
+    db = _read_only(Path(directory))
+    try:
+        row = db.execute("SELECT value FROM meta WHERE name = 'experiment'").fetchone()
+    finally:
+        db.close()
+    if row is None:
+        raise UserError(f"{directory}: the sweep was interrupted before its plan was recorded; "
+                        f"run `infogap sweep ... --resume` on it")
+    return json.loads(row[0])
+
+
+def load_points(directory: str | Path) -> pd.DataFrame:
+    """Design points: index `point`, one column per factor, and `x` (design-space row)."""
+    db = _read_only(Path(directory))
+    try:
+        rows = db.execute("SELECT point, vals, x FROM points ORDER BY point").fetchall()
+    finally:
+        db.close()
+    frame = pd.DataFrame([{"point": p, **json.loads(v), "x": json.loads(x) if x else None}
+                          for p, v, x in rows])
+    return frame.set_index("point") if len(frame) else frame
+
+
+def load_sweep(directory: str | Path) -> pd.DataFrame:
+    """One row per planned run, in plan order: run_id, point, arm, replication, key, status
+    (ok, failed or pending), error, the factor values, then one column per metric (window
+    means). Cached as results.parquet, rebuilt whenever the index has changed."""
+    directory = Path(directory)
+    db = _read_only(directory)
+    try:
+        state = json.dumps(db.execute("SELECT count(*), total(finished) FROM runs").fetchone())
+        cache = directory / RESULTS
+        if cache.is_file():
+            import pyarrow.parquet as pq
+
+            meta = pq.read_schema(cache).metadata or {}
+            if meta.get(b"infogap_index_state", b"").decode() == state:
+                return pd.read_parquet(cache)
+        frame = _build_table(directory, db)
+    finally:
+        db.close()
+    _write_parquet(frame, cache, state)
+    return frame
+
+
+def _build_table(directory: Path, db: sqlite3.Connection) -> pd.DataFrame:
+    points = load_points(directory)
+    factor_columns = [c for c in points.columns if c != "x"]
+    rows = db.execute(
+        "SELECT p.run_id, p.point, p.arm, p.replication, p.key, "
+        "coalesce(r.status, 'pending'), r.error, r.file "
+        "FROM plan p LEFT JOIN runs r ON r.key = p.key ORDER BY p.run_id").fetchall()
+    summaries: dict[str, dict] = {}
+    records = []
+    for run_id, point, arm, rep, key, status, error, file in rows:
+        if status == "ok" and key not in summaries:
+            summaries[key] = json.loads((directory / file).read_text())["summary"]
+        values = summaries.get(key, {}) if status == "ok" else {}
+        records.append({
+            "run_id": run_id, "point": point, "arm": arm, "replication": rep, "key": key,
+            "status": status, "error": _last_line(error),
+            **{c: points.at[point, c] for c in factor_columns},
+            **{m: (float("nan") if values.get(m) is None else values[m]) for m in METRICS},
+        })
+    columns = [*RUN_COLUMNS, "error", *factor_columns, *METRICS]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    frame[list(METRICS)] = frame[list(METRICS)].astype(float)
+    return frame
+
+
+def _last_line(error: str | None) -> str | None:
+    if not error:
+        return None
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path, state: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           b"infogap_index_state": state.encode()})
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except OSError:  # a read-only folder: the table is still returned
+        tmp.unlink(missing_ok=True)
+
+
+def load_series(directory: str | Path) -> pd.DataFrame:
+    """Time series of finished runs (experiments with series_every > 0): one row per
+    (run_id, step), one column per metric."""
+    directory = Path(directory)
+    db = _read_only(directory)
+    try:
+        rows = db.execute(
+            "SELECT p.run_id, r.file FROM plan p JOIN runs r ON r.key = p.key "
+            "WHERE r.status = 'ok' ORDER BY p.run_id").fetchall()
+    finally:
+        db.close()
+    frames = []
+    for run_id, file in rows:
+        series = json.loads((directory / file).read_text())["series"]
+        if series:
+            frame = pd.DataFrame(series)
+            frame.insert(0, "run_id", run_id)
+            frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["run_id", "step", *METRICS])
+    out = pd.concat(frames, ignore_index=True)
+    out[list(METRICS)] = out[list(METRICS)].astype(float)
+    return out
+
+
+def load_failures(directory: str | Path) -> pd.DataFrame:
+    """Failed runs with their full tracebacks."""
+    db = _read_only(Path(directory))
+    try:
+        rows = db.execute(
+            "SELECT p.run_id, p.point, p.arm, p.replication, p.key, r.error FROM plan p "
+            "JOIN runs r ON r.key = p.key WHERE r.status = 'failed' ORDER BY p.run_id").fetchall()
+    finally:
+        db.close()
+    return pd.DataFrame(rows, columns=["run_id", "point", "arm", "replication", "key",
+                                       "traceback"])
+
+
+def export_csv(directory: str | Path, path: str | Path | None = None) -> Path:
+    """The `load_sweep` table as a flat CSV (default DIR/results.csv), written atomically."""
+    path = Path(path) if path else Path(directory) / "results.csv"
+    tmp = path.with_name(path.name + ".tmp")
+    load_sweep(directory).to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
