@@ -55,12 +55,14 @@ def first_best(model, buyers) -> float:
     return float(np.maximum(pair, 0.0).sum())
 
 
-def step_metrics(model, active_at_start: int, switchers: int, leavers: int,
-                 first_best_surplus: float) -> dict[str, float]:
-    """This step's values of every metric (only `price` may be NaN: nothing traded)."""
+def step_metrics(model, offering: np.ndarray, active_at_start: int, switchers: int,
+                 leavers: int, first_best_surplus: float) -> dict[str, float]:
+    """This step's values of every metric (only `price` may be NaN: nothing traded).
+
+    `offering` are the rows of the sellers that offered this step (before any exit).
+    """
     s, b, t = model.sellers, model.buyers, model.trades
     volume = len(t["price"])
-    offering = np.flatnonzero(s.offering[: s.size])
     active = b.active[: b.size]
     cs = float(np.sum(t["theta"] * t["delivered"] - t["price"] - t["switching_cost"]))
     ps_trade = float(np.sum(t["price"] - s.cost[t["seller"]]))

@@ -85,6 +85,7 @@ class MarketModel(mesa.Model):
         self.pool_price = float("nan")  # going price of sellers buyers cannot tell apart
         self.grade_taste = float("nan")  # taste of the marginal buyer of public-quality goods
         self.trades: dict[str, np.ndarray] = _no_trades()
+        self.ledger = {"paid": 0.0, "received": 0.0}  # money moved at this step's settlement
         self.step_entries = 0
         self.step_exits = 0
 
@@ -241,10 +242,12 @@ class MarketModel(mesa.Model):
         buyers = np.flatnonzero(b.active[: b.size])
         offering = np.flatnonzero(s.offering[: s.size])
         b.bought_from[: b.size] = -1
+        b.spent[: b.size] = 0.0
         s.sales[: s.size] = 0
         s.revenue[: s.size] = 0.0
         if len(buyers) == 0 or len(offering) == 0:
             self.trades = _no_trades()
+            self.ledger = {"paid": 0.0, "received": 0.0}
             return
         n, k = len(buyers), p.choice.candidates
         sampled = offering[self.rng.integers(len(offering), size=(n, k))]
@@ -284,8 +287,11 @@ class MarketModel(mesa.Model):
             "theta": b.theta[who],
         }
         b.bought_from[who] = seller
+        b.spent[who] = paid
         s.sales[: s.size] = np.bincount(seller, minlength=s.size)
         s.revenue[: s.size] = np.bincount(seller, weights=paid, minlength=s.size)
+        self.ledger = {"paid": float(b.spent[: b.size].sum()),
+                       "received": float(s.revenue[: s.size].sum())}
 
         self._learn(who, seller, delivered, expected, var[bought, col])
 
@@ -369,12 +375,15 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ churn
     def _churn(self) -> tuple[int, int]:
+        """Switchers and leavers this step; a buyer who switched and then left counts as a
+        leaver only, so churn counts buyers, not events."""
         b, t = self.buyers, self.trades
         last = b.last_seller[t["buyer"]]
-        switchers = int(np.count_nonzero((last >= 0) & (last != t["seller"])))
+        switched = (last >= 0) & (last != t["seller"])
         b.last_seller[t["buyer"]] = t["seller"]
         leaving = np.flatnonzero(b.active[: b.size]
                                  & (b.trust[: b.size] < self.params.trust.leave_below))
+        switchers = int(np.count_nonzero(switched & ~np.isin(t["buyer"], leaving)))
         self._remove_buyers(leaving)
         arrivals = self.rng.poisson(self.params.arrivals.rate * self.params.buyers)
         if arrivals:
@@ -419,11 +428,12 @@ class MarketModel(mesa.Model):
         self._set_prices()
         self._shop()
         buyers_now = np.flatnonzero(self.buyers.active[: self.buyers.size])
+        offered = np.flatnonzero(self.sellers.offering[: self.sellers.size])
         first_best = metric_calc.first_best(self, buyers_now)
         switchers, leavers = self._churn()
         self._sellers_exit_and_enter()
-        self.metrics = metric_calc.step_metrics(self, active_at_start, switchers, leavers,
-                                                first_best)
+        self.metrics = metric_calc.step_metrics(self, offered, active_at_start, switchers,
+                                                leavers, first_best)
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ views

@@ -45,15 +45,10 @@ class ProspectTheory:
 
     def weight(self, p: ArrayLike, domain: str = "gain") -> np.ndarray:
         """w(p) = p**g / (p**g + (1 - p)**g)**(1/g), with g for gains or for losses."""
-        if domain == "gain":
-            g = np.asarray(self.gamma_gain, dtype=float)
-        elif domain == "loss":
-            g = np.asarray(self.gamma_loss, dtype=float)
-        else:
+        if domain not in ("gain", "loss"):
             raise ValueError(f"domain must be 'gain' or 'loss', not {domain!r}")
-        p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
-        pg = p**g
-        return pg / (pg + (1.0 - p) ** g) ** (1.0 / g)
+        g = self.gamma_gain if domain == "gain" else self.gamma_loss
+        return _weight(np.asarray(p, dtype=float), np.asarray(g, dtype=float))
 
     def decision_weights(self, probs: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Rank-dependent weights for outcomes sorted ascending, if gains and if losses.
@@ -66,19 +61,27 @@ class ProspectTheory:
         """
         probs = np.asarray(probs, dtype=float)
         at_least = np.cumsum(probs[..., ::-1], axis=-1)[..., ::-1]  # P(X >= x_k)
-        better = at_least - probs  # P(X > x_k)
+        better = np.maximum(at_least - probs, 0.0)  # P(X > x_k)
         at_most = np.cumsum(probs, axis=-1)  # P(X <= x_k)
-        worse = at_most - probs  # P(X < x_k)
-        gain_w = self.weight(at_least, "gain") - self.weight(np.maximum(better, 0.0), "gain")
-        loss_w = self.weight(at_most, "loss") - self.weight(np.maximum(worse, 0.0), "loss")
+        worse = np.maximum(at_most - probs, 0.0)  # P(X < x_k)
+        gg, gl = _per_prospect(self.gamma_gain), _per_prospect(self.gamma_loss)
+        gain_w = _weight(at_least, gg) - _weight(better, gg)
+        loss_w = _weight(at_most, gl) - _weight(worse, gl)
         return gain_w, loss_w
 
     def sorted_utility(
         self, outcomes: np.ndarray, gain_w: np.ndarray, loss_w: np.ndarray
     ) -> np.ndarray:
         """CPT value of outcomes already sorted ascending on the last axis."""
-        w = np.where(outcomes >= 0, gain_w, loss_w)
-        return np.sum(w * self.value(outcomes), axis=-1)
+        alpha, beta, lam = (_per_prospect(v) for v in (self.alpha, self.beta, self.lam))
+        magnitude = np.abs(outcomes)
+        gain = outcomes >= 0
+        if alpha.ndim == 0 and beta.ndim == 0 and alpha == beta:
+            # One power for both domains: the hot path of every buyer's choice.
+            signed_w = np.where(gain, gain_w, -lam * loss_w)
+            return np.einsum("...k,...k->...", signed_w, magnitude**alpha)
+        v = np.where(gain, magnitude**alpha, -lam * magnitude**beta)
+        return np.sum(np.where(gain, gain_w, loss_w) * v, axis=-1)
 
     def utility(self, outcomes: ArrayLike, probs: ArrayLike) -> np.ndarray:
         """CPT value of discrete prospects (outcomes and probabilities on the last axis)."""
@@ -97,6 +100,18 @@ class ProspectTheory:
         gain = np.abs(u) ** (1.0 / alpha)
         loss = -((np.abs(u) / lam) ** (1.0 / beta))
         return np.where(u >= 0, gain, loss)
+
+
+def _per_prospect(param: ArrayLike) -> np.ndarray:
+    """A per-prospect parameter, broadcast over the outcome axis."""
+    arr = np.asarray(param, dtype=float)
+    return arr[..., None] if arr.ndim else arr
+
+
+def _weight(p: np.ndarray, g: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 0.0, 1.0)
+    pg = p**g
+    return pg / (pg + (1.0 - p) ** g) ** (1.0 / g)
 
 
 def normal_nodes(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -65,5 +65,6 @@ BUYER_COLUMNS = {
     "trust": (float, 0.0),  # trust in the market
     "last_seller": (np.int64, -1),  # seller row of the last purchase
     "bought_from": (np.int64, -1),  # seller row bought from this step
+    "spent": (float, 0.0),  # money paid this step
     "joined": (np.int64, 0),
 }

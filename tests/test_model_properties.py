@@ -1,0 +1,169 @@
+"""Invariants of the market engine over random parameters (hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.agents import Buyer, Seller
+from simulator.metrics import METRICS
+from simulator.model import MarketModel, run_market
+from simulator.params import INFORMATION_REGIMES, PRICING_POLICIES, SELLER_IDENTITIES, MarketParams
+
+markets = st.fixed_dictionaries({
+    "buyers": st.integers(1, 80),
+    "sellers": st.integers(1, 20),
+    "information": st.sampled_from(INFORMATION_REGIMES),
+    "pricing": st.sampled_from(PRICING_POLICIES),
+    "identity": st.sampled_from(SELLER_IDENTITIES),
+    "capacity": st.integers(0, 3),
+    "quality_noise": st.floats(0.0, 0.3),
+    "quality": st.one_of(
+        st.fixed_dictionaries({"distribution": st.just("uniform"), "high": st.floats(0.1, 1)}),
+        st.fixed_dictionaries({"distribution": st.just("two_type"), "low": st.floats(0, 0.5),
+                               "share_high": st.floats(0, 1)}),
+        st.fixed_dictionaries({"distribution": st.just("beta"), "a": st.floats(0.5, 5),
+                               "b": st.floats(0.5, 5)})),
+    "cost": st.fixed_dictionaries({"c0": st.floats(0, 0.3), "c1": st.floats(0, 1.5),
+                                   "fixed": st.floats(0, 0.2)}),
+    "taste": st.one_of(
+        st.fixed_dictionaries({"distribution": st.just("constant"), "value": st.floats(0, 3)}),
+        st.fixed_dictionaries({"distribution": st.just("normal"), "mean": st.floats(0.5, 2.5),
+                               "sd": st.floats(0, 1)})),
+    "prospect": st.fixed_dictionaries({
+        "lam": st.floats(1, 4), "alpha": st.floats(0.5, 1), "beta": st.floats(0.5, 1),
+        "gamma_gain": st.floats(0.4, 1), "gamma_loss": st.floats(0.4, 1),
+        "reference": st.sampled_from(["outside_option", "expectation"])}),
+    "choice": st.fixed_dictionaries({"candidates": st.integers(1, 6),
+                                     "logit_noise": st.sampled_from([0.0, 0.05, 0.5]),
+                                     "switching_cost": st.sampled_from([0.0, 0.1])}),
+    "arrivals": st.fixed_dictionaries({"rate": st.sampled_from([0.0, 0.05])}),
+    "entry": st.fixed_dictionaries({"enabled": st.booleans(), "cost": st.floats(0, 0.1)}),
+    "exit": st.fixed_dictionaries({"enabled": st.booleans(), "patience": st.integers(1, 5)}),
+    "trust": st.fixed_dictionaries({"leave_below": st.floats(0, 0.6)}),
+})
+
+SHARES = ("trust", "churn", "switch_rate", "exit_rate")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(market=markets, seed=st.integers(0, 2**32 - 1))
+def test_invariants_hold_every_step(market, seed):
+    model = MarketModel(market, rng=seed)
+    p = model.params
+    for _ in range(12):
+        active_before = int(model.buyers.active.sum())
+        model.step()
+        s, b, t, m = model.sellers, model.buyers, model.trades, model.metrics
+        # Money is conserved: what buyers paid is what sellers received, to the cent and beyond.
+        assert model.ledger["paid"] == pytest.approx(model.ledger["received"], rel=1e-12,
+                                                     abs=1e-12)
+        assert model.ledger["received"] == pytest.approx(s.revenue.sum(), rel=1e-12, abs=1e-12)
+        assert np.isclose(t["price"].sum(), s.revenue.sum(), rtol=1e-12, atol=1e-12)
+        # Trust, shares and probabilities stay in [0, 1].
+        assert ((b.trust >= 0) & (b.trust <= 1)).all()
+        for name in SHARES:
+            assert 0.0 <= m[name] <= 1.0 + 1e-12, name
+        assert m["efficiency"] <= 1.0 + 1e-9
+        # Volume is bounded by buyers and by capacity; nobody buys twice.
+        assert m["volume"] <= active_before
+        assert len(np.unique(t["buyer"])) == len(t["buyer"])
+        if p.capacity > 0:
+            assert (s.sales <= p.capacity).all()
+            assert m["volume"] <= p.capacity * m["active_sellers"]
+        # Only price may be NaN, and only when nothing traded.
+        for name, value in m.items():
+            if name != "price":
+                assert np.isfinite(value), name
+        assert np.isnan(m["price"]) == (m["volume"] == 0)
+        # Sellers never sell below cost.
+        assert (t["price"] >= s.cost[t["seller"]] - 1e-9).all()
+    # The agents are the face of the arrays: one Mesa agent per live row.
+    assert len(model.agents_by_type.get(Buyer, [])) == int(model.buyers.active.sum())
+    assert len(model.agents_by_type.get(Seller, [])) == int(model.sellers.in_market.sum())
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(market=markets, seed=st.integers(0, 2**32 - 1))
+def test_same_seed_gives_bit_identical_data(market, seed):
+    a = run_market(market, 15, seed)
+    b = run_market(market, 15, seed)
+    assert list(a.columns) == list(METRICS)
+    assert a.to_numpy().tobytes() == b.to_numpy().tobytes()
+
+
+def test_different_seeds_give_different_markets():
+    a = run_market({"buyers": 50, "sellers": 10}, 20, 1)
+    b = run_market({"buyers": 50, "sellers": 10}, 20, 2)
+    assert not a.equals(b)
+
+
+def test_seed_sequence_and_int_seeds_are_both_accepted():
+    seq = np.random.SeedSequence(5).spawn(2)[1]
+    a = run_market({"buyers": 30, "sellers": 5}, 5, seq)
+    b = run_market({"buyers": 30, "sellers": 5}, 5, np.random.SeedSequence(5).spawn(2)[1])
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_model_uses_no_global_random_state():
+    np.random.seed(0)
+    import random
+    random.seed(0)
+    before = (np.random.get_state()[1].copy(), random.getstate())
+    run_market({"buyers": 40, "sellers": 8, "choice": {"logit_noise": 0.1}}, 10, 3)
+    assert (np.random.get_state()[1] == before[0]).all()
+    assert random.getstate() == before[1]
+
+
+def test_beliefs_do_not_grow_with_sellers():
+    small = MarketModel({"buyers": 500, "sellers": 10}, rng=1)
+    large = MarketModel({"buyers": 500, "sellers": 2000}, rng=1)
+    assert small.beliefs.nbytes == large.beliefs.nbytes
+
+
+def test_buyers_remember_at_most_memory_sellers_and_learn_their_quality():
+    model = MarketModel({"buyers": 50, "sellers": 40, "information": "asymmetric",
+                         "identity": "identifiable", "pricing": "markup",
+                         "beliefs": {"memory": 3}}, rng=4)
+    for _ in range(40):
+        model.step()
+    known = (model.beliefs.slot_seller >= 0).sum(axis=1)
+    assert known.max() <= 3 and known.max() > 0
+    rows, slots = np.nonzero(model.beliefs.slot_seller >= 0)
+    sellers = model.beliefs.slot_seller[rows, slots]
+    error = np.abs(model.beliefs.slot_mean[rows, slots] - model.sellers.quality[sellers])
+    prior_error = np.abs(model.quality_mean - model.sellers.quality[sellers])
+    assert error.mean() < 0.5 * prior_error.mean()
+
+
+def test_arrivals_and_leaving_change_the_population():
+    model = MarketModel({"buyers": 100, "sellers": 10, "arrivals": {"rate": 0.1},
+                         "trust": {"leave_below": 0.69, "initial": 0.7}}, rng=2)
+    for _ in range(20):
+        model.step()
+    df = model.metrics_frame()
+    assert df["exit_rate"].sum() > 0
+    active = model.buyers.active[: model.buyers.size]
+    assert (model.buyers.joined[: model.buyers.size][active] > 0).any()  # newcomers are here
+    assert df["active_buyers"].iloc[-1] == len(model.agents_by_type[Buyer])
+
+
+def test_seller_exit_and_free_entry_can_be_switched_on_and_off():
+    base = {"buyers": 100, "sellers": 30, "pricing": "markup", "price": {"markup": 0.5},
+            "choice": {"candidates": 2}}
+    on = run_market({**base, "exit": {"enabled": True, "patience": 2},
+                     "entry": {"enabled": True, "cost": 0.0, "rate": 0.2}}, 30, 1)
+    off = run_market(base, 30, 1)
+    assert on["exits"].sum() > 0 and on["entries"].sum() > 0
+    assert off["exits"].sum() == 0 and off["entries"].sum() == 0
+
+
+def test_params_reject_nonsense_with_the_key_path():
+    from simulator.params import ParamError
+    with pytest.raises(ParamError, match=r"market\.prospect\.lam"):
+        MarketParams.from_dict({"prospect": {"lam": 0.5}})
+    with pytest.raises(ParamError, match="did you mean 'buyers'"):
+        MarketParams.from_dict({"buyer": 3})
