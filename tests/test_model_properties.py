@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,12 +111,12 @@ def test_seed_sequence_and_int_seeds_are_both_accepted():
 
 
 def test_model_uses_no_global_random_state():
-    np.random.seed(0)
-    import random
+    # This test inspects the legacy global state on purpose.
+    np.random.seed(0)  # noqa: NPY002
     random.seed(0)
-    before = (np.random.get_state()[1].copy(), random.getstate())
+    before = (np.random.get_state()[1].copy(), random.getstate())  # noqa: NPY002
     run_market({"buyers": 40, "sellers": 8, "choice": {"logit_noise": 0.1}}, 10, 3)
-    assert (np.random.get_state()[1] == before[0]).all()
+    assert (np.random.get_state()[1] == before[0]).all()  # noqa: NPY002
     assert random.getstate() == before[1]
 
 
