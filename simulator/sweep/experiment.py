@@ -137,6 +137,9 @@ def factors_from_description(data: dict[str, Any]) -> tuple[Factor, ...]:
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file (and the scenario it names)."""
     path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such experiment file" if not path.exists()
+                        else f"{path}: expected an experiment .toml file, found a folder")
     data = read_toml(path)
     try:
         return _parse(data, path)
@@ -153,9 +156,11 @@ def _parse(data: dict[str, Any], path: Path) -> Experiment:
 
     scenario_path = _scenario_path(path, _get(table, "scenario", str, required=True))
     fixed = _dotted_table(_table(data, "fixed"), "fixed")
-    for key in fixed:
+    scenario = Scenario.load(scenario_path)
+    for key, value in fixed.items():
         _check_market_key(key, f"fixed.\"{key}\"")
-    scenario = _load_scenario(scenario_path, fixed, path)
+        _check_value(scenario.arms[scenario.baseline], key, value, f"fixed.\"{key}\"")
+    scenario = _with_fixed(scenario, fixed, path)
 
     name = _get(table, "name", str, default=path.stem)
     if not name or any(c in name for c in "/\\") or name.startswith("."):
@@ -265,12 +270,12 @@ def _scenario_path(path: Path, text: str) -> Path:
         f"{candidates[1].resolve()})"))
 
 
-def _load_scenario(scenario_path: Path, fixed: dict[str, Any], path: Path) -> Scenario:
+def _with_fixed(scenario: Scenario, fixed: dict[str, Any], path: Path) -> Scenario:
     try:
-        return Scenario.load(scenario_path, overrides=fixed)
-    except UserError as exc:
-        text = str(exc).replace("--set ", "[fixed] ")
-        raise UserError(f"{path}: scenario {text}") from None
+        return scenario.with_overrides(fixed)
+    except UserError as exc:  # e.g. a fixed value that contradicts an arm's own setting
+        text = str(exc).replace(" (set on the command line)", " (from [fixed])")
+        raise UserError(f"{path}: [fixed] does not fit the scenario: {text}") from None
 
 
 def _arms(table: dict, scenario: Scenario) -> tuple[str, ...]:
@@ -406,8 +411,8 @@ def _factor(key: str, spec: Any, design: str, base: MarketParams) -> Factor:
                 raise ParamError(f"{where}.{extra}", f"no '{extra}' with a 'values' list",
                                  spec[extra])
         if design in ("sobol", "morris"):
-            raise ParamError(where, f"a numeric 'range' (design '{design}' samples continuous "
-                             "ranges)", "a 'values' list")
+            raise ParamError(where, "", message=f"{where}: expected a numeric 'range' (design "
+                             f"'{design}' samples continuous ranges), found a 'values' list")
         return Factor(key=key, kind=kind, values=checked)
 
     if kind not in ("int", "float"):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UserError
+from ..params import ParamError
 from ..runner import replication_seeds
 from .design import Design
 from .experiment import Experiment
@@ -58,15 +59,21 @@ def run_key(params: dict[str, Any], arm: str, entropy: int, spawn_key: tuple[int
 
 def point_params(experiment: Experiment, index: int, values: dict[str, Any]
                  ) -> dict[str, dict[str, Any]]:
-    """Full market parameters per experiment arm at one design point."""
-    try:
-        scenario = experiment.scenario.with_overrides(values)
-    except UserError as exc:
-        shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
-        message = str(exc).replace("--set ", "")
-        raise UserError(f"{experiment.path}: design point {index} ({shown}) is not a valid "
-                        f"market: {message}") from None
-    return {arm: scenario.arms[arm].to_dict() for arm in experiment.arms}
+    """Full market parameters per experiment arm at one design point.
+
+    Setting the factors on each arm's merged parameters is the same as overriding the base
+    market before the arms apply, because the experiment refuses arms that set a factor key.
+    """
+    changes = {key.removeprefix("market."): value for key, value in values.items()}
+    out = {}
+    for arm in experiment.arms:
+        try:
+            out[arm] = experiment.scenario.arms[arm].replace(**changes).to_dict()
+        except ParamError as exc:
+            shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
+            raise UserError(f"{experiment.path}: design point {index} ({shown}) is not a valid "
+                            f"market for arm '{arm}': {exc}") from None
+    return out
 
 
 def plan_runs(experiment: Experiment, design: Design, runner: str = DEFAULT_RUNNER

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..errors import UserError
 from .design import build_design
 from .executors import make_executor
 from .experiment import Experiment
@@ -42,12 +44,20 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
               log=None) -> SweepOutcome:
     """Run every missing run of `experiment` into folder `out`; see `SweepOutcome`."""
     log = log or (lambda message: print(message, file=sys.stderr))
+    out = Path(out)
+    fresh = not out.exists() or not any(out.iterdir())
     store = SweepStore.open(out, resume=resume)
     try:
         design = build_design(experiment)
         points = ((i, values, None if design.matrix is None else design.matrix[i].tolist())
                   for i, values in enumerate(design.points))
-        store.write_plan(experiment.describe(), points, plan_runs(experiment, design, runner))
+        try:
+            store.write_plan(experiment.describe(), points, plan_runs(experiment, design, runner))
+        except UserError:
+            if fresh:  # a design point is invalid: leave no half-made folder behind
+                store.close()
+                shutil.rmtree(out, ignore_errors=True)
+            raise
         todo = store.todo()
         planned, distinct = store.db.execute(
             "SELECT (SELECT count(*) FROM plan), (SELECT count(*) FROM tasks)").fetchone()
