@@ -1,0 +1,253 @@
+"""Running scenarios: seeds, window summaries, statistics, workers, output files, atomicity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TINY_SCENARIO
+from scipy import stats as sps
+
+import simulator.model
+import simulator.report
+from simulator.cli import main
+from simulator.metrics import HEADLINE, METRICS
+from simulator.runner import replication_seeds, window_means, window_steps
+from simulator.scenario import Scenario
+from simulator.stats import band, mean_ci, paired_difference
+
+OUTPUTS = {"timeseries.csv", "summary.csv", "comparison.csv", "report.md", "headline.png",
+           "metrics.png"}
+
+
+# -- seeds and windows ------------------------------------------------------------------------
+def test_replication_seeds_are_spawned_from_the_root_seed():
+    seeds = replication_seeds(42, 4)
+    expected = np.random.SeedSequence(42).spawn(4)
+    assert [s.generate_state(4).tolist() for s in seeds] == [
+        s.generate_state(4).tolist() for s in expected]
+    assert len({tuple(s.generate_state(4)) for s in seeds}) == 4
+    assert replication_seeds(42, 2)[1].generate_state(4).tolist() == (
+        seeds[1].generate_state(4).tolist())  # adding replications keeps earlier ones
+
+
+def test_window_means_average_the_final_steps_and_skip_missing_prices():
+    df = pd.DataFrame({m: np.arange(1.0, 11.0) for m in METRICS},
+                      index=pd.RangeIndex(1, 11, name="step"))
+    df.loc[9, "price"] = np.nan
+    df.loc[8:10, "trust"] = np.nan
+    means = window_means(df, 0.3)  # steps 8, 9, 10
+    assert means["volume"] == pytest.approx(9.0)
+    assert means["price"] == pytest.approx(9.0)  # (8 + 10) / 2
+    assert math.isnan(means["trust"])  # no value in the window at all
+    assert list(means.index) == list(METRICS)
+    assert window_means(df, 1.0)["volume"] == pytest.approx(5.5)
+    assert window_means(df, 0.01)["volume"] == pytest.approx(10.0)  # at least one step
+
+
+@pytest.mark.parametrize("steps, window, expected", [
+    (150, 0.3, 45), (10, 0.3, 3), (10, 0.25, 3), (10, 1.0, 10), (10, 1e-6, 1), (1, 0.5, 1)])
+def test_window_steps(steps, window, expected):
+    assert window_steps(steps, window) == expected
+
+
+# -- statistics -------------------------------------------------------------------------------
+def test_mean_ci_is_the_student_t_interval():
+    x = [1.0, 2.0, 4.0, 7.0, np.nan]
+    got = mean_ci(x)
+    low, high = sps.t.interval(0.95, 3, loc=3.5, scale=sps.sem([1.0, 2.0, 4.0, 7.0]))
+    assert (got.mean, got.n) == (3.5, 4)
+    assert got.ci_low == pytest.approx(low) and got.ci_high == pytest.approx(high)
+    one = mean_ci([2.0])
+    assert one.mean == 2.0 and one.n == 1 and math.isnan(one.ci_low)
+    assert mean_ci([np.nan, np.nan]).n == 0
+
+
+def test_paired_difference_is_the_paired_t_test():
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=8)
+    treated = base + 0.5 + rng.normal(scale=0.3, size=8)
+    got = paired_difference(treated, base)
+    ref = sps.ttest_rel(treated, base)
+    d = treated - base
+    assert got.diff == pytest.approx(d.mean())
+    assert got.p_value == pytest.approx(ref.pvalue)
+    assert got.effect_size == pytest.approx(d.mean() / d.std(ddof=1))
+    low, high = sps.t.interval(0.95, 7, loc=d.mean(), scale=sps.sem(d))
+    assert (got.ci_low, got.ci_high) == (pytest.approx(low), pytest.approx(high))
+
+
+def test_paired_difference_drops_incomplete_pairs_and_handles_constant_differences():
+    got = paired_difference([1.0, np.nan, 3.0, 4.0], [0.0, 1.0, np.nan, 3.0])
+    assert got.n == 2 and got.diff == 1.0
+    same = paired_difference([0.1 + 0.5, 0.2 + 0.5, 0.3 + 0.5], [0.1, 0.2, 0.3])
+    assert same.p_value == 0.0 and same.effect_size == math.inf
+    assert (same.ci_low, same.ci_high) == (same.diff, same.diff)
+    none = paired_difference([1.0, 2.0], [1.0, 2.0])
+    assert (none.diff, none.p_value, none.effect_size) == (0.0, 1.0, 0.0)
+
+
+def test_band_matches_mean_ci_column_by_column():
+    x = np.array([[1.0, 5.0, np.nan], [2.0, np.nan, np.nan], [4.0, 6.0, 3.0]])
+    mean, low, high = band(x)
+    for col in range(2):
+        ref = mean_ci(x[:, col])
+        assert (mean[col], low[col], high[col]) == (
+            pytest.approx(ref.mean), pytest.approx(ref.ci_low), pytest.approx(ref.ci_high))
+    assert mean[2] == 3.0 and math.isnan(low[2])
+
+
+# -- running ---------------------------------------------------------------------------------
+def test_common_random_numbers_and_engine_spawns_do_not_leak(scenario_file, monkeypatch):
+    calls = []
+    real = simulator.model.run_market
+
+    def recording(params, steps, seed):
+        calls.append((params.information, tuple(seed.generate_state(2))))
+        seed.spawn(3)  # an engine that spawns must not shift the next run's streams
+        return real(params, steps, seed)
+
+    monkeypatch.setattr(simulator.model, "run_market", recording)
+    Scenario.load(scenario_file()).run(replications=3, steps=5, progress=False)
+    by_arm = {}
+    for info, state in calls:
+        by_arm.setdefault(info, []).append(state)
+    assert by_arm["asymmetric"] == by_arm["transparent"]  # replication r shares its seed
+    assert len(set(by_arm["asymmetric"])) == 3  # replications differ
+
+
+def test_results_have_the_documented_shape(scenario_file):
+    res = Scenario.load(scenario_file()).run(progress=False)
+    ts = res.timeseries
+    assert list(ts.columns) == ["arm", "replication", "step", *METRICS]
+    assert len(ts) == 2 * 3 * 30
+    assert list(ts["arm"].unique()) == ["asymmetric", "transparent"]
+    assert ts.groupby(["arm", "replication"])["step"].apply(list).map(
+        lambda s: s == list(range(1, 31))).all()
+    assert list(res.summary.columns) == ["arm", "metric", "mean", "ci_low", "ci_high", "n"]
+    assert len(res.summary) == 2 * len(METRICS)
+    assert list(res.comparison.columns) == [
+        "arm", "metric", "diff", "ci_low", "ci_high", "p_value", "effect_size"]
+    assert set(res.comparison["arm"]) == {"transparent"}
+    # summary = mean and t interval of each replication's window mean
+    runs = ts[ts["arm"] == "transparent"].groupby("replication")
+    per_rep = [window_means(run.set_index("step"), 0.5)["volume"] for _, run in runs]
+    row = res.summary.query("arm == 'transparent' and metric == 'volume'").iloc[0]
+    ref = mean_ci(per_rep)
+    assert (row["mean"], row["ci_low"], row["n"]) == (
+        pytest.approx(ref.mean), pytest.approx(ref.ci_low, nan_ok=True), 3)
+    fig = res.plot()
+    assert [ax.get_title() for ax in fig.axes] == list(HEADLINE)
+    assert len(fig.axes[0].get_lines()) == 2  # one mean line per arm
+
+
+def test_same_seed_same_results_different_seed_different(scenario_file):
+    s = Scenario.load(scenario_file())
+    a = s.run(replications=2, steps=20, progress=False).timeseries
+    b = s.run(replications=2, steps=20, progress=False).timeseries
+    pd.testing.assert_frame_equal(a, b)
+    c = s.with_overrides({"scenario.seed": 8}).run(replications=2, steps=20, progress=False)
+    assert not c.timeseries[list(METRICS)].equals(a[list(METRICS)])
+
+
+def test_run_writes_every_file_and_prints_a_summary(scenario_file, tmp_path, capsys):
+    out = tmp_path / "results" / "tiny"
+    assert main(["run", str(scenario_file()), "--out", str(out), "--steps", "20"]) == 0
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    assert [p.name for p in out.parent.iterdir()] == ["tiny"]  # no staging folder left
+    ts = pd.read_csv(out / "timeseries.csv")
+    assert list(ts.columns[:3]) == ["arm", "replication", "step"] and ts["step"].max() == 20
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(summary["arm"]) == {"asymmetric", "transparent"}
+    assert (summary["n"] <= 3).all()
+    report = (out / "report.md").read_text()
+    assert "](headline.png)" in report and "asymmetric" in report and "common random" in report
+    assert (out / "headline.png").read_bytes()[:4] == b"\x89PNG"
+    printed = capsys.readouterr().out
+    for word in ("asymmetric", "transparent", *HEADLINE, "diff vs asymmetric"):
+        assert word in printed
+
+
+def test_default_output_folder_is_results_name(scenario_file, tmp_path, monkeypatch):
+    path = scenario_file()
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(path), "--steps", "5", "--replications", "2", "--quiet"]) == 0
+    assert {p.name for p in (tmp_path / "results" / "tiny").iterdir()} == OUTPUTS
+
+
+def test_two_workers_write_the_same_bytes_as_one(scenario_file, tmp_path):
+    path = scenario_file()
+    for workers in ("1", "2"):
+        assert main(["run", str(path), "--out", str(tmp_path / workers), "--workers", workers,
+                     "--steps", "20", "--quiet"]) == 0
+    for name in ("timeseries.csv", "summary.csv", "comparison.csv"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_failed_write_keeps_the_old_folder_and_leaves_nothing_half_written(
+        scenario_file, tmp_path, monkeypatch, failure):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("previous results")
+
+    def broken(results, folder):
+        (folder / "timeseries.csv").write_text("half")
+        raise failure
+
+    monkeypatch.setattr(simulator.report, "write_files", broken)
+    argv = ["run", str(scenario_file()), "--out", str(out), "--steps", "5", "--quiet"]
+    if isinstance(failure, KeyboardInterrupt):
+        assert main(argv) == 130  # the CLI reports Ctrl-C itself
+    else:
+        with pytest.raises(RuntimeError):  # a bug, not a user error: the traceback is kept
+            main(argv)
+    assert [p.name for p in tmp_path.iterdir() if p.name != "tiny.toml"] == ["out"]
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+
+
+def test_interrupted_run_reports_and_writes_nothing(scenario_file, tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulator.model, "run_market", interrupted)
+    out = tmp_path / "out"
+    assert main(["run", str(scenario_file()), "--out", str(out), "--quiet"]) == 130
+    assert not out.exists()
+    assert "nothing was written" in capsys.readouterr().err
+
+
+def test_successful_run_replaces_an_existing_folder(scenario_file, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.txt").write_text("old")
+    assert main(["run", str(scenario_file()), "--out", str(out), "--steps", "5",
+                 "--quiet"]) == 0
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "tiny.toml"]
+
+
+def test_out_that_is_a_file_is_refused(scenario_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.write_text("not a folder")
+    assert main(["run", str(scenario_file()), "--out", str(out), "--steps", "5"]) == 2
+    assert "expected a folder" in capsys.readouterr().err
+    assert out.read_text() == "not a folder"
+
+
+def test_bad_workers_is_a_user_error(scenario_file, tmp_path, capsys):
+    assert main(["run", str(scenario_file()), "--out", str(tmp_path / "o"),
+                 "--workers", "0"]) == 2
+    assert "--workers: expected a whole number >= 1, found 0" in capsys.readouterr().err
+
+
+def test_single_arm_and_single_replication_still_report(scenario_file, tmp_path):
+    text = TINY_SCENARIO.split("[arms.transparent.market]")[0]
+    out = tmp_path / "o"
+    assert main(["run", str(scenario_file(text)), "--out", str(out), "--steps", "5",
+                 "--replications", "1", "--quiet"]) == 0
+    assert pd.read_csv(out / "comparison.csv").empty
+    summary = pd.read_csv(out / "summary.csv")
+    assert (summary["n"] <= 1).all() and summary["ci_low"].isna().all()
