@@ -251,3 +251,15 @@ def test_single_arm_and_single_replication_still_report(scenario_file, tmp_path)
     assert pd.read_csv(out / "comparison.csv").empty
     summary = pd.read_csv(out / "summary.csv")
     assert (summary["n"] <= 1).all() and summary["ci_low"].isna().all()
+
+
+def test_lemons_scenario_unravels_only_without_information(tmp_path):
+    """The shipped default, shrunk: asymmetric volume and trust below transparent, CIs apart."""
+    from conftest import ROOT
+
+    s = Scenario.load(ROOT / "scenarios" / "lemons.toml",
+                      {"market.buyers": 60, "market.sellers": 30})
+    summary = s.run(replications=3, steps=40, progress=False).summary.set_index(["arm", "metric"])
+    for metric in ("volume", "trust"):
+        asym, transp = summary.loc[("asymmetric", metric)], summary.loc[("transparent", metric)]
+        assert asym["ci_high"] < transp["ci_low"], (metric, asym.to_dict(), transp.to_dict())
