@@ -150,3 +150,19 @@ def test_shipped_experiments_load(name):
     exp = load_experiment(REPO / "experiments" / f"{name}.toml")
     assert exp.name == name
     assert len(exp.factors) >= 2
+
+
+def test_docs_describe_every_experiment_key():
+    from simulator.sweep.experiment import (
+        ANALYZE_KEYS,
+        DESIGNS,
+        EXPERIMENT_KEYS,
+        FACTOR_KEYS,
+        TOP_LEVEL_KEYS,
+    )
+
+    doc = (REPO / "docs" / "experiments.md").read_text()
+    for key in (*EXPERIMENT_KEYS, *FACTOR_KEYS, *ANALYZE_KEYS, *DESIGNS):
+        assert f"| `{key}` |" in doc, key
+    for table in TOP_LEVEL_KEYS:
+        assert f"[{table}]" in doc, table

@@ -1,0 +1,111 @@
+"""Sweep throughput and the parent's memory: one JSON line per measurement.
+
+- throughput: runs per second of `run_sweep` on 1 and 2 local workers (wall time
+  including the pool's start-up), and the speed-up; the target is >= 1.7x on 2 workers.
+- memory: the parent process's peak RSS for a 200-run and a 2,000-run sweep of
+  tiny markets; it should stay flat as the sweep grows (workers return window
+  means only, the plan lives in SQLite, a bounded number of tasks is in flight).
+
+Each measurement runs in a fresh process so peak RSS is its own.
+
+    python benchmarks/bench_sweep.py            # everything (~2 min on 2 idle cores)
+    python benchmarks/bench_sweep.py --quick    # smaller sweeps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SCENARIO = """
+[scenario]
+steps = {steps}
+replications = 1
+seed = 1
+[market]
+buyers = {buyers}
+sellers = {sellers}
+capacity = 1
+pricing = "market"
+identity = "anonymous"
+[arms.base]
+"""
+
+EXPERIMENT = """
+[experiment]
+scenario = "scenario.toml"
+design = "random"
+samples = {runs}
+[factors]
+"market.taste.value" = {{ range = [1.5, 3.0] }}
+"market.quality.low" = {{ range = [0.0, 0.5] }}
+"""
+
+THROUGHPUT = {"buyers": 200, "sellers": 50, "steps": 100}
+TINY = {"buyers": 60, "sellers": 20, "steps": 20}
+
+
+def measure(kind: str, runs: int, workers: int) -> dict:
+    from simulator.sweep import load_experiment, load_sweep, run_sweep
+
+    market = THROUGHPUT if kind == "throughput" else TINY
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        (folder / "scenario.toml").write_text(SCENARIO.format(**market))
+        (folder / "exp.toml").write_text(EXPERIMENT.format(runs=runs))
+        start = time.perf_counter()
+        outcome = run_sweep(load_experiment(folder / "exp.toml"), folder / "out",
+                            workers=workers, progress=False, log=lambda _: None)
+        seconds = time.perf_counter() - start
+        table = load_sweep(folder / "out")
+    assert outcome.ran == runs and (table["status"] == "ok").all()
+    return {
+        "measure": kind, "runs": runs, "workers": workers,
+        "market": market, "seconds": round(seconds, 2),
+        "runs_per_second": round(runs / seconds, 2),
+        "parent_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def fresh(kind: str, runs: int, workers: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, __file__, "--one", kind, str(runs), str(workers)],
+                         capture_output=True, text=True, env=env)
+    if out.returncode:
+        sys.exit(f"bench_sweep: measurement {kind} {runs} {workers} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sweeps")
+    parser.add_argument("--one", nargs=3, metavar=("KIND", "RUNS", "WORKERS"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        kind, runs, workers = args.one
+        print(json.dumps(measure(kind, int(runs), int(workers))), flush=True)
+        return
+    runs = 40 if args.quick else 120
+    one = fresh("throughput", runs, 1)
+    print(json.dumps(one), flush=True)
+    two = fresh("throughput", runs, 2)
+    print(json.dumps(two), flush=True)
+    print(json.dumps({"measure": "speedup_2_workers",
+                      "ratio": round(two["runs_per_second"] / one["runs_per_second"], 2),
+                      "target": 1.7}), flush=True)
+    sizes = (100, 500) if args.quick else (200, 2000)
+    for size in sizes:
+        print(json.dumps(fresh("memory", size, 2)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
