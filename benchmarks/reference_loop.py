@@ -1,0 +1,607 @@
+"""The market core written the plain Mesa way: one Python object and method call per agent.
+
+`ReferenceMarket` follows the same rules and parameters as the engine's core
+(simulator/model.py, MODEL.md section 2) but keeps every agent's state in its
+own attributes and loops over agents in Python, as a Mesa user would write it
+by hand. It exists for two reasons:
+
+* speed: benchmarks/bench_reference.py times it against the engine;
+* correctness: tests/test_reference_loop.py checks that its metrics and the
+  engine's have the same distribution over replications. The two never match
+  draw for draw (they consume random numbers in a different order), so the
+  check is statistical.
+
+It covers the core only (pricing, information regimes, identity, choice,
+capacity, learning, trust, churn, entry and exit); it refuses parameters that
+switch on anything else, so it never silently ignores a mechanism.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any
+
+import mesa
+import pandas as pd
+
+from simulator.params import MarketParams, iter_fields
+from simulator.prospect import ProspectTheory, normal_nodes
+
+#: Parameters the reference loop implements. Every other parameter must stay at its
+#: default (checked generically, so mechanisms added later are refused, not ignored).
+IMPLEMENTED_KEYS = frozenset({
+    "buyers", "sellers", "information", "pricing", "identity", "capacity", "quality_noise",
+    "quality.distribution", "quality.low", "quality.high", "quality.share_high", "quality.a",
+    "quality.b", "cost.c0", "cost.c1", "cost.fixed", "taste.distribution", "taste.value",
+    "taste.low", "taste.high", "taste.mean", "taste.sd", "prospect.alpha", "prospect.beta",
+    "prospect.lam", "prospect.gamma_gain", "prospect.gamma_loss", "prospect.reference",
+    "beliefs.prior_weight", "beliefs.forgetting", "beliefs.market_feedback", "beliefs.memory",
+    "beliefs.nodes", "trust.initial", "trust.gain", "trust.loss", "trust.tolerance",
+    "trust.leave_below", "choice.candidates", "choice.logit_noise", "choice.switching_cost",
+    "price.markup", "price.adjustment", "price.adaptive_step", "signal.noise", "delay.steps",
+    "arrivals.rate", "entry.enabled", "entry.cost", "entry.rate", "entry.max_sellers",
+    "exit.enabled", "exit.patience",
+})
+
+#: Metrics the core computes (the engine's names); mechanism metrics are left out.
+CORE_METRICS = (
+    "price", "volume", "trust", "churn", "switch_rate", "exit_rate", "quality_traded",
+    "mean_seller_quality", "consumer_surplus", "producer_surplus", "total_surplus",
+    "efficiency", "active_buyers", "active_sellers", "entries", "exits", "satisfaction",
+    "expectation_gap",
+)
+
+#: Market pricing: at most this many buyers' reservation prices set the going price
+#: (the engine's CLEARING_SAMPLE).
+CLEARING_SAMPLE = 2000
+
+
+def check_core_only(params: MarketParams) -> None:
+    """Refuse parameters that switch on something beyond the core."""
+    extra = [key for key, _, default, _ in iter_fields()
+             if key not in IMPLEMENTED_KEYS and _get(params, key) != default]
+    if extra:
+        raise ValueError(f"the reference loop implements the market core only; "
+                         f"these are not at their defaults: {', '.join(extra)}")
+
+
+def _get(params: MarketParams, key: str) -> Any:
+    for part in key.split("."):
+        params = getattr(params, part)
+    return params
+
+
+class RefSeller(mesa.Agent):
+    """A seller holding its own quality, cost, price and sales."""
+
+    def __init__(self, model: ReferenceMarket):
+        super().__init__(model)
+        p, rnd = model.params, model.random
+        q = p.quality
+        if q.distribution == "two_type":
+            self.quality = q.high if rnd.random() < q.share_high else q.low
+        elif q.distribution == "beta":
+            self.quality = q.low + (q.high - q.low) * rnd.betavariate(q.a, q.b)
+        else:
+            self.quality = rnd.uniform(q.low, q.high)
+        self.cost = p.cost.c0 + p.cost.c1 * self.quality
+        self.price = self.cost * (1 + p.price.markup)
+        self.signal = self.quality + p.signal.noise * rnd.gauss(0.0, 1.0)
+        self.entered = model.steps
+        self.in_market = True
+        self.offering = False
+        self.sales = 0
+        self.revenue = 0.0
+        self.profit = 0.0
+        self.loss_run = 0
+        self.remaining = 0  # capacity left while the market settles
+        self.publish()
+
+    def publish(self) -> None:
+        """What buyers can see about this seller's quality (pub_var = inf: nothing)."""
+        m = self.model
+        regime = m.params.information
+        self.pub_mean, self.pub_var = 0.0, math.inf
+        if regime == "transparent" or (regime == "delayed" and m.params.delay.steps == 0):
+            self.pub_mean, self.pub_var = self.quality, 0.0
+        elif regime == "noisy":
+            noise = m.params.signal.noise ** 2
+            k = m.quality_var / (m.quality_var + noise) if m.quality_var > 0 else 0.0
+            self.pub_mean = m.quality_mean + k * (self.signal - m.quality_mean)
+            self.pub_var = (1 - k) * m.quality_var
+
+    def reveal_if_due(self) -> None:
+        m = self.model
+        if (m.params.information == "delayed" and math.isinf(self.pub_var)
+                and m.steps - self.entered >= m.params.delay.steps):
+            self.pub_mean, self.pub_var = self.quality, 0.0
+
+    def set_price(self, mean_sales: float) -> None:
+        p = self.model.params
+        if p.pricing == "markup":
+            self.price = self.cost * (1 + p.price.markup)
+        elif p.pricing == "adaptive" and self.model.steps > 1:
+            strong = self.sales >= p.capacity if p.capacity > 0 else self.sales > max(mean_sales,
+                                                                                      0.0)
+            if strong:
+                self.price *= 1 + p.price.adaptive_step
+            elif self.sales == 0:
+                self.price *= 1 - p.price.adaptive_step
+            self.price = max(self.price, self.cost)
+        # market pricing: the model sets the going price before offers are decided
+
+    def decide_to_offer(self) -> None:
+        self.offering = self.price >= self.cost - 1e-12
+
+    def account(self) -> None:
+        """This step's profit and the run of loss-making steps."""
+        p = self.model.params
+        self.profit = self.revenue - self.sales * self.cost - p.cost.fixed
+        self.loss_run = self.loss_run + 1 if self.profit <= 0 else 0
+
+
+class Option:
+    """One candidate purchase as a buyer sees it."""
+
+    __slots__ = ("seller", "price", "extra", "mean", "var", "value")
+
+    def __init__(self, seller, price, extra, mean, var, value):
+        self.seller, self.price, self.extra = seller, price, extra
+        self.mean, self.var, self.value = mean, var, value
+
+
+class RefBuyer(mesa.Agent):
+    """A buyer with its own taste, trust, beliefs and current seller."""
+
+    def __init__(self, model: ReferenceMarket):
+        super().__init__(model)
+        t, rnd = model.params.taste, model.random
+        if t.distribution == "uniform":
+            self.theta = rnd.uniform(t.low, t.high)
+        elif t.distribution == "normal":
+            self.theta = max(rnd.gauss(t.mean, t.sd), 0.0)
+        else:
+            self.theta = t.value
+        self.trust = model.params.trust.initial
+        self.pool_mean = model.quality_mean  # belief about an unknown seller's quality
+        self.pool_precision = model.prior_precision
+        self.known: dict[RefSeller, list] = {}  # seller -> [mean, precision, last step used]
+        self.last_seller: RefSeller | None = None
+        self.choices: list[Option] = []  # acceptable options, best first
+        self.bought: Option | None = None
+        self.delivered = 0.0
+
+    # ------------------------------------------------------------- beliefs
+    def forget(self) -> None:
+        """Lose a share of belief precision, never below the prior's."""
+        m = self.model
+        keep = 1.0 - m.params.beliefs.forgetting
+        if keep < 1.0:
+            self.pool_precision = max(self.pool_precision * keep, m.prior_precision)
+            for slot in self.known.values():
+                slot[1] = max(slot[1] * keep, m.prior_precision)
+
+    def predict(self, seller: RefSeller) -> tuple[float, float]:
+        """Mean and variance of the quality this buyer expects to receive from the seller."""
+        m = self.model
+        if m.params.identity != "anonymous" and seller.pub_var > 0 and seller in self.known:
+            mean, precision, _ = self.known[seller]
+            return mean, 1.0 / precision + m.noise_var
+        if math.isfinite(seller.pub_var):
+            return seller.pub_mean, seller.pub_var + m.noise_var
+        return self.pool_mean, 1.0 / self.pool_precision + m.quality_var + m.noise_var
+
+    # -------------------------------------------------------------- choose
+    def choose(self) -> None:
+        """Value the current seller and K sampled ones; keep the acceptable ones, best first."""
+        m, p = self.model, self.model.params
+        rnd, offering = m.random, m.offering
+        self.bought = None
+        current = self.last_seller
+        if p.identity == "anonymous" or current is None or not current.offering:
+            current = None
+        sampled = [offering[rnd.randrange(len(offering))] for _ in range(p.choice.candidates)]
+        candidates = [] if current is None else [(current, 0.0)]
+        if not (p.identity == "partners" and current is not None):
+            extra = p.choice.switching_cost if current is not None else 0.0
+            candidates += [(seller, extra) for seller in sampled]
+
+        noise = p.choice.logit_noise
+        options = []
+        for seller, extra in candidates:
+            mean, var = self.predict(seller)
+            value = m.cpt_value(self.theta, mean, math.sqrt(var), seller.price + extra)
+            if noise > 0:
+                value += noise * m.gumbel()
+            options.append(Option(seller, seller.price, extra, mean, var, value))
+        outside = noise * m.gumbel() if noise > 0 else 0.0
+        options.sort(key=lambda o: -o.value)  # stable: the current seller wins ties
+        self.choices = [o for o in options if o.value >= outside - 1e-12]
+
+    def buy(self, option: Option) -> None:
+        m = self.model
+        self.bought = option
+        seller = option.seller
+        seller.sales += 1
+        seller.revenue += option.price
+        self.delivered = seller.quality + m.params.quality_noise * m.random.gauss(0.0, 1.0)
+
+    # --------------------------------------------------------------- learn
+    def learn(self, market_news: float | None) -> None:
+        """Update beliefs from own purchase and the market's news, then trust."""
+        m, p = self.model, self.model.params
+        o = self.bought
+        if o is not None and math.isinf(o.seller.pub_var):  # bought blind: market evidence
+            self._update_pool(self.delivered, m.pool_obs_var)
+        if market_news is not None:
+            self._update_pool(market_news, m.pool_obs_var / p.beliefs.market_feedback)
+        if o is None:
+            return
+        if p.identity != "anonymous" and o.seller.pub_var > 0:
+            slot = self.known.get(o.seller)
+            if slot is None:
+                if len(self.known) >= p.beliefs.memory:  # forget the least recently used
+                    del self.known[min(self.known, key=lambda s: self.known[s][2])]
+                prior_var = max(o.var - m.noise_var, 1e-9)
+                slot = self.known[o.seller] = [o.mean, 1.0 / prior_var, 0]
+            slot[2] = m.steps
+            precision = slot[1] + 1.0 / m.seller_obs_var
+            slot[0] += (self.delivered - slot[0]) / (m.seller_obs_var * precision)
+            slot[1] = precision
+        t = p.trust
+        if self.delivered >= o.mean - t.tolerance:
+            self.trust += t.gain * (1 - self.trust)
+        else:
+            self.trust *= 1 - t.loss
+
+    def _update_pool(self, observed: float, obs_var: float) -> None:
+        precision = self.pool_precision + 1.0 / obs_var
+        self.pool_mean += (observed - self.pool_mean) / (obs_var * precision)
+        self.pool_precision = precision
+
+    # --------------------------------------------------------------- churn
+    def churn(self) -> str | None:
+        """'left', 'switched' or None; a buyer who switched and then left has left."""
+        switched = False
+        if self.bought is not None:
+            seller = self.bought.seller
+            switched = self.last_seller is not None and self.last_seller is not seller
+            self.last_seller = seller
+        if self.trust < self.model.params.trust.leave_below:
+            self.remove()
+            return "left"
+        return "switched" if switched else None
+
+
+class ReferenceMarket(mesa.Model):
+    """The engine's core rules, one agent at a time (see the module docstring)."""
+
+    def __init__(self, params: MarketParams | dict | None = None, *, rng=None):
+        super().__init__(rng=rng)
+        if not isinstance(params, MarketParams):
+            params = MarketParams.from_dict(params)
+        check_core_only(params)
+        self.params = p = params
+
+        prefs = ProspectTheory(p.prospect.alpha, p.prospect.beta, p.prospect.lam,
+                               p.prospect.gamma_gain, p.prospect.gamma_loss)
+        z, probs = normal_nodes(p.beliefs.nodes)
+        gain_w, loss_w = prefs.decision_weights(probs)
+        self.nodes = [(float(a), float(b), float(c), float(d))
+                      for a, b, c, d in zip(z, probs, gain_w, loss_w, strict=True)]
+
+        q = p.quality
+        if q.distribution == "two_type":
+            self.quality_mean = q.low + q.share_high * (q.high - q.low)
+            self.quality_var = q.share_high * (1 - q.share_high) * (q.high - q.low) ** 2
+        elif q.distribution == "beta":
+            mean = q.a / (q.a + q.b)
+            var = q.a * q.b / ((q.a + q.b) ** 2 * (q.a + q.b + 1))
+            self.quality_mean = q.low + mean * (q.high - q.low)
+            self.quality_var = var * (q.high - q.low) ** 2
+        else:
+            self.quality_mean = 0.5 * (q.low + q.high)
+            self.quality_var = (q.high - q.low) ** 2 / 12
+        self.noise_var = p.quality_noise ** 2
+        self.pool_obs_var = max(self.quality_var + self.noise_var, 1e-9)
+        self.seller_obs_var = max(self.noise_var, 1e-6)
+        self.prior_precision = p.beliefs.prior_weight / self.pool_obs_var
+
+        self.pool_price = math.nan
+        self.grade_taste = math.nan
+        self.offering: list[RefSeller] = []
+        self.trades: list[RefBuyer] = []
+        self.entries = self.exits = 0
+        self.metrics: dict[str, float] = dict.fromkeys(CORE_METRICS, 0.0)
+        for _ in range(p.sellers):
+            RefSeller(self)
+        for _ in range(p.buyers):
+            RefBuyer(self)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _reporter(name) for name in CORE_METRICS})
+        self.running = True
+
+    # ------------------------------------------------------------- valuation
+    def cpt_value(self, theta: float, mean: float, sd: float, price: float) -> float:
+        """CPT value of buying: payoff theta*q - price at the belief's Gauss-Hermite nodes."""
+        outcomes = [theta * (mean + sd * z) - price for z, _, _, _ in self.nodes]
+        if self.params.prospect.reference == "expectation":
+            expected = sum(x * prob for x, (_, prob, _, _) in zip(outcomes, self.nodes, strict=True))
+            return expected + self._cpt([x - expected for x in outcomes])
+        return self._cpt(outcomes)
+
+    def _cpt(self, outcomes: list[float]) -> float:
+        pt = self.params.prospect
+        total = 0.0
+        for x, (_, _, gain_w, loss_w) in zip(outcomes, self.nodes, strict=True):
+            if x >= 0:
+                total += gain_w * x ** pt.alpha
+            else:
+                total -= pt.lam * loss_w * (-x) ** pt.beta
+        return total
+
+    def reservation(self, theta: float, mean: float, sd: float) -> float:
+        """The price at which buying is worth exactly the outside option (bisection)."""
+        lo = theta * (mean + sd * self.nodes[0][0]) - 1.0
+        hi = theta * (mean + sd * self.nodes[-1][0]) + 1.0
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if self.cpt_value(theta, mean, sd, mid) >= 0:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def gumbel(self) -> float:
+        return -math.log(max(self.random.expovariate(1.0), 1e-300))
+
+    # ------------------------------------------------------------------ step
+    @property
+    def buyers(self):
+        return self.agents_by_type.get(RefBuyer, [])
+
+    @property
+    def sellers(self):
+        return self.agents_by_type.get(RefSeller, [])
+
+    def step(self) -> None:
+        p = self.params
+        active_at_start = len(self.buyers)
+        self.buyers.do("forget")
+        self.sellers.do("reveal_if_due")
+
+        sellers = list(self.sellers)
+        mean_sales = sum(s.sales for s in sellers) / len(sellers) if sellers else 0.0
+        for seller in sellers:
+            seller.set_price(mean_sales)
+        if p.pricing == "market":
+            self._market_prices(sellers)
+        for seller in sellers:
+            seller.decide_to_offer()
+            seller.sales, seller.revenue = 0, 0.0
+        self.offering = [s for s in sellers if s.offering]
+
+        self.trades = []
+        if self.offering and len(self.buyers):
+            self.buyers.shuffle_do("choose")
+            self._settle()
+            blind = [b.delivered for b in self.trades if math.isinf(b.bought.seller.pub_var)]
+            news = (sum(blind) / len(blind)
+                    if blind and p.beliefs.market_feedback > 0 else None)
+            self.buyers.do("learn", news)
+        else:
+            self.buyers.do(lambda b: setattr(b, "bought", None))
+
+        first_best = self._first_best(list(self.buyers), sellers)
+        offered = list(self.offering)
+        outcomes = self.buyers.map("churn")
+        switchers, leavers = outcomes.count("switched"), outcomes.count("left")
+        for _ in range(int(self.rng.poisson(p.arrivals.rate * p.buyers))):
+            RefBuyer(self)
+        self._sellers_exit_and_enter()
+        self._record(offered, active_at_start, switchers, leavers, first_best)
+        self.datacollector.collect(self)
+
+    def _settle(self) -> None:
+        """Buyers get their best acceptable option; a full seller serves in random order."""
+        capacity = self.params.capacity
+        buyers = [b for b in self.buyers if b.choices]
+        if capacity <= 0:
+            for buyer in buyers:
+                buyer.buy(buyer.choices[0])
+            self.trades = buyers
+            return
+        for seller in self.sellers:
+            seller.remaining = capacity
+        self.random.shuffle(buyers)  # priority when a seller is short of capacity
+        pointer = dict.fromkeys(buyers, 0)
+        waiting = buyers
+        # Each round every waiting buyer proposes to its next choice; a seller accepts
+        # proposers in priority order while it has units; the others try their next choice.
+        while waiting:
+            rejected = []
+            for buyer in waiting:
+                option = buyer.choices[pointer[buyer]]
+                if option.seller.remaining > 0:
+                    option.seller.remaining -= 1
+                    buyer.buy(option)
+                    self.trades.append(buyer)
+                else:
+                    pointer[buyer] += 1
+                    if pointer[buyer] < len(buyer.choices):
+                        rejected.append(buyer)
+            waiting = rejected
+
+    # --------------------------------------------------------- market prices
+    def _market_prices(self, sellers: list[RefSeller]) -> None:
+        """Price-takers: each segment's going price moves toward its clearing price."""
+        p = self.params
+        buyers = list(self.buyers)
+        live = [s for s in sellers if s.in_market]
+        sample = (self.random.sample(buyers, CLEARING_SAMPLE) if len(buyers) > CLEARING_SAMPLE
+                  else buyers)
+        weight = len(buyers) / max(len(sample), 1)
+        units = p.capacity if p.capacity > 0 else max(len(buyers), 1)
+        eta = p.price.adjustment
+
+        pooled = [s for s in live if math.isinf(s.pub_var)]
+        if pooled and sample:
+            reservations = [self.reservation(b.theta, b.pool_mean,
+                                             math.sqrt(1 / b.pool_precision + self.pool_obs_var))
+                            for b in sample]
+            target = clearing_price(reservations, [s.cost for s in pooled], units, weight)
+            self.pool_price = _move(self.pool_price, target, eta)
+            for s in pooled:
+                s.price = self.pool_price
+
+        graded = [s for s in live if math.isfinite(s.pub_var)]
+        if graded and sample:
+            target = self._graded_taste([b.theta for b in sample], graded, units, weight)
+            self.grade_taste = _move(self.grade_taste, target, eta)
+            for s in graded:
+                s.price = self.reservation(self.grade_taste, s.pub_mean,
+                                           math.sqrt(s.pub_var + self.noise_var))
+
+    def _graded_taste(self, tastes, graded, units, weight) -> float:
+        """The highest taste at which buyers at least that keen cover the units offered
+        when every public-quality seller asks that taste's reservation price."""
+        levels = sorted(set(tastes), reverse=True)
+
+        def covered(taste: float) -> bool:
+            demand = weight * sum(1 for t in tastes if t >= taste)
+            asks = [self.reservation(taste, s.pub_mean, math.sqrt(s.pub_var + self.noise_var))
+                    for s in graded]
+            supply = units * sum(1 for a, s in zip(asks, graded, strict=True) if a >= s.cost)
+            return demand >= supply
+
+        lo, hi = 0, len(levels) - 1  # covered() turns true once, going down the levels
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if covered(levels[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        return levels[lo]
+
+    # ------------------------------------------------------- sellers come, go
+    def _sellers_exit_and_enter(self) -> None:
+        p = self.params
+        live = list(self.sellers)
+        for seller in live:
+            seller.account()
+        self.entries = self.exits = 0
+        if p.exit.enabled:
+            gone = [s for s in live if s.loss_run >= p.exit.patience]
+            for seller in gone:
+                seller.in_market = seller.offering = False
+                for buyer in self.buyers:
+                    buyer.known.pop(seller, None)
+                seller.remove()
+            self.exits = len(gone)
+            live = list(self.sellers)
+        if p.entry.enabled and live:
+            if sum(s.profit for s in live) / len(live) > p.entry.cost:
+                room = (p.entry.max_sellers or 4 * p.sellers) - len(live)
+                n = min(int(self.rng.poisson(p.entry.rate * len(live))), max(room, 0))
+                for _ in range(n):
+                    RefSeller(self)
+                self.entries = n
+
+    # --------------------------------------------------------------- metrics
+    def _first_best(self, buyers: list[RefBuyer], sellers: list[RefSeller]) -> float:
+        """Surplus if every buyer got the seller maximising theta*q - c (capacity respected)."""
+        p = self.params
+        if not buyers or not sellers:
+            return 0.0
+        qualities = sorted((s.quality for s in sellers), reverse=True)
+        tastes = sorted((b.theta for b in buyers), reverse=True)
+        c0, c1 = p.cost.c0, p.cost.c1
+        if p.capacity <= 0:
+            return sum(max(max((t - c1) * qualities[0], (t - c1) * qualities[-1]) - c0, 0.0)
+                       for t in tastes)
+        units = [q for q in qualities for _ in range(min(p.capacity, len(buyers)))]
+        return sum(max((t - c1) * q - c0, 0.0) for t, q in zip(tastes, units, strict=False))
+
+    def _record(self, offered, active_at_start, switchers, leavers, first_best) -> None:
+        p, trades = self.params, self.trades
+        pt = p.prospect
+        buyers = list(self.buyers)
+        n = len(trades)
+        cs = sum(b.theta * b.delivered - b.bought.price - b.bought.extra for b in trades)
+        ps = sum(b.bought.price - b.bought.seller.cost for b in trades)
+        fixed = p.cost.fixed * len(self.sellers)
+        capability = sum(b.theta * b.bought.seller.quality - b.bought.seller.cost - b.bought.extra
+                         for b in trades)
+
+        def satisfaction(b: RefBuyer) -> float:
+            x = b.theta * (b.delivered - b.bought.mean)
+            return x ** pt.alpha if x >= 0 else -pt.lam * (-x) ** pt.beta
+
+        start = max(active_at_start, 1)
+        m = {
+            "price": sum(b.bought.price for b in trades) / n if n else math.nan,
+            "volume": float(n),
+            "trust": sum(b.trust for b in buyers) / len(buyers) if buyers else 0.0,
+            "switch_rate": switchers / start,
+            "exit_rate": leavers / start,
+            "quality_traded": sum(b.delivered for b in trades) / n if n else 0.0,
+            "mean_seller_quality": (sum(s.quality for s in offered) / len(offered)
+                                    if offered else 0.0),
+            "consumer_surplus": cs,
+            "producer_surplus": ps - fixed,
+            "total_surplus": cs + ps - fixed,
+            "efficiency": capability / first_best if first_best > 1e-12 else 1.0,
+            "active_buyers": float(len(buyers)),
+            "active_sellers": float(len(offered)),
+            "entries": float(self.entries),
+            "exits": float(self.exits),
+            "satisfaction": sum(satisfaction(b) for b in trades) / n if n else 0.0,
+            "expectation_gap": sum(b.bought.mean - b.delivered for b in trades) / n if n else 0.0,
+        }
+        m["churn"] = m["switch_rate"] + m["exit_rate"]
+        self.metrics = m
+
+    def metrics_frame(self) -> pd.DataFrame:
+        df = self.datacollector.get_model_vars_dataframe().astype(float)
+        df.index = pd.RangeIndex(1, len(df) + 1, name="step")
+        return df
+
+
+def clearing_price(reservations: list[float], costs: list[float], units: int,
+                   demand_weight: float = 1.0) -> float:
+    """The highest price at which the buyers willing to pay it cover the units offered at it.
+
+    Candidates are the reservation prices (supply: sellers with cost <= price) and
+    the costs (supply: sellers with cost < price); the lowest cost always qualifies.
+    """
+    r, c = sorted(reservations), sorted(costs)
+
+    def demand(price: float) -> float:
+        return demand_weight * (len(r) - bisect.bisect_left(r, price))
+
+    best = max(x for x in c if demand(x) >= units * bisect.bisect_left(c, x))
+    for x in r:
+        if demand(x) >= units * bisect.bisect_right(c, x):
+            best = max(best, x)
+    return best
+
+
+def _move(current: float, target: float, eta: float) -> float:
+    return target if math.isnan(current) else current + eta * (target - current)
+
+
+def _reporter(name: str):
+    def report(model: ReferenceMarket) -> float:
+        return model.metrics[name]
+    report.__name__ = f"report_{name}"
+    return report
+
+
+def run_reference(params: MarketParams | dict | None, steps: int, seed: Any = None
+                  ) -> pd.DataFrame:
+    """Run the reference loop like `simulator.model.run_market`: one row per step."""
+    model = ReferenceMarket(params, rng=seed)
+    for _ in range(steps):
+        model.step()
+    return model.metrics_frame()
