@@ -1,0 +1,150 @@
+"""How the engine's cost grows with buyers, sellers and steps: measurements and a log-log plot.
+
+Every point runs in a fresh single-threaded process, so its peak memory is its
+own. Time per step is measured after a few untimed warm-up steps (the first
+steps are cheaper: buyers know no sellers yet); the steps panel times whole
+runs from step 1. The plain per-agent reference loop is measured on the
+buyers axis too, to show the gap. Results go to benchmarks/out/scaling.json,
+the plot to docs/img/scaling.png.
+
+    python benchmarks/scaling.py            # about 5 minutes on an idle core
+    python benchmarks/scaling.py --quick    # smaller sizes, for a smoke test
+    python benchmarks/scaling.py --plot-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out" / "scaling.json"
+PLOT = HERE.parent / "docs" / "img" / "scaling.png"
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+WARMUP = 3
+
+#: (axis, model, buyers, sellers, timed steps)
+FULL = (
+    [("buyers", "engine", b, 200, 10) for b in (1_000, 3_000, 10_000, 30_000, 100_000)]
+    + [("buyers", "reference", b, 200, 5) for b in (300, 1_000, 3_000, 10_000)]
+    + [("sellers", "engine", 10_000, s, 10) for s in (20, 200, 2_000, 20_000)]
+    + [("steps", "engine", 10_000, 200, t) for t in (10, 30, 100, 300)]
+    + [("large", "engine", 100_000, 2_000, 10)]
+)
+QUICK = (
+    [("buyers", "engine", b, 50, 5) for b in (300, 1_000, 3_000)]
+    + [("buyers", "reference", b, 50, 3) for b in (300, 1_000)]
+    + [("sellers", "engine", 1_000, s, 5) for s in (20, 200, 2_000)]
+    + [("steps", "engine", 1_000, 50, t) for t in (5, 15, 45)]
+)
+
+
+def measure(model: str, buyers: int, sellers: int, steps: int, warmup: int) -> dict:
+    sys.path.insert(0, str(HERE))
+    if model == "engine":
+        from simulator.model import MarketModel as Model
+    else:
+        from reference_loop import ReferenceMarket as Model
+
+    instance = Model({"buyers": buyers, "sellers": sellers}, rng=1)
+    for _ in range(warmup):
+        instance.step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        instance.step()
+    seconds = time.perf_counter() - start
+    return {
+        "model": model, "buyers": buyers, "sellers": sellers, "steps": steps,
+        "warmup": warmup, "seconds": seconds, "seconds_per_step": seconds / steps,
+        "us_per_buyer_step": 1e6 * seconds / (steps * buyers),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def collect(points) -> list[dict]:
+    results = []
+    for axis, model, buyers, sellers, steps in points:
+        warmup = 0 if axis == "steps" else WARMUP
+        command = [sys.executable, __file__, "--one", model, str(buyers), str(sellers),
+                   str(steps), str(warmup)]
+        done = subprocess.run(command, check=True, capture_output=True, text=True,
+                              env={**os.environ, **ONE_THREAD})
+        row = {"axis": axis, **json.loads(done.stdout.strip().splitlines()[-1]),
+               "load_1min": round(os.getloadavg()[0], 2)}
+        print(json.dumps(row), flush=True)
+        results.append(row)
+    return results
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    panels = [
+        ("buyers", "buyers", "seconds_per_step", "seconds per step"),
+        ("sellers", "sellers", "seconds_per_step", "seconds per step"),
+        ("steps", "steps", "seconds", "seconds per run (from step 1)"),
+    ]
+    for ax, (axis, x, y, ylabel) in zip(axes, panels, strict=True):
+        for model, style in (("engine", "o-"), ("reference", "s--")):
+            rows = sorted((r for r in results if r["axis"] == axis and r["model"] == model),
+                          key=lambda r: r[x])
+            if not rows:
+                continue
+            xs, ys = [r[x] for r in rows], [r[y] for r in rows]
+            label = "engine" if model == "engine" else "plain Mesa loop"
+            ax.loglog(xs, ys, style, label=label)
+            # Slope-1 guide through the first point: cost proportional to the axis.
+            ax.loglog([xs[0], xs[-1]], [ys[0], ys[0] * xs[-1] / xs[0]], ":", color="grey",
+                      linewidth=0.8)
+        rows = [r for r in results if r["axis"] == axis and r["model"] == "engine"]
+        if rows:
+            fixed = {"buyers": f"{rows[0]['sellers']:,} sellers",
+                     "sellers": f"{rows[0]['buyers']:,} buyers",
+                     "steps": f"{rows[0]['buyers']:,} x {rows[0]['sellers']:,}"}[axis]
+            ax.set_title(f"cost vs {axis} ({fixed})", fontsize=9)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(x)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("infogap engine cost, one core (dotted: proportional growth)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--plot-only", action="store_true",
+                        help=f"redraw {PLOT.name} from {OUT.relative_to(HERE.parent)}")
+    parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        model, *sizes = args.one
+        print(json.dumps(measure(model, *map(int, sizes))), flush=True)
+        return
+    if args.plot_only:
+        results = json.loads(OUT.read_text())
+    else:
+        results = collect(QUICK if args.quick else FULL)
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(json.dumps(results, indent=1))
+    plot(results, PLOT)
+    print(f"wrote {PLOT}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
