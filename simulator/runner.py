@@ -13,7 +13,9 @@ import math
 import multiprocessing
 import signal
 import sys
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -109,26 +111,40 @@ def _run_parallel(tasks: list[tuple], workers: int, bar: tqdm) -> list[pd.DataFr
     # spawn, not fork: the parent may hold threads (dask, solara), and fork + threads
     # deadlocks; a local context leaves the global start method alone.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_ignore_interrupts)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     frames = []
     try:
-        pending = {pool.submit(run_one, *task) for task in tasks}
+        with _workers_ignore_interrupts():  # workers start while the tasks are submitted
+            pending = {pool.submit(run_one, *task) for task in tasks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 frames.append(future.result())
                 bar.update()
     except BaseException:
+        # Interrupted or failed: the other runs' results would be thrown away, so stop them
+        # now rather than after they finish (Python < 3.14 has no public terminate_workers).
+        processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
         raise
     pool.shutdown()
     return frames
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the parent, which cancels the pool (no traceback per worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+@contextmanager
+def _workers_ignore_interrupts():
+    """Processes started inside inherit an ignored SIGINT, so Ctrl-C reaches only the parent,
+    which cancels the pool: no traceback from every worker, even one still importing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Results:
