@@ -19,14 +19,19 @@ EMPTY = -1
 
 
 class BeliefStore:
-    def __init__(self, capacity: int, memory: int, prior_mean: float, prior_precision: float,
-                 forgetting: float):
-        self.prior_mean = prior_mean
+    """Pooled beliefs (one per kind of seller buyers can tell apart: `pools`) and
+    individual beliefs in `memory` least-recently-used slots per buyer."""
+
+    def __init__(self, capacity: int, memory: int, prior_mean, prior_precision: float,
+                 forgetting: float, pools: int = 1):
+        # One prior mean per pool (a badge may start with the benefit of the doubt).
+        self.prior_mean = np.broadcast_to(np.asarray(prior_mean, dtype=float), (pools,)).copy()
         self.prior_precision = prior_precision
         self.forgetting = forgetting
         self.memory = memory
-        self.pool_mean = np.full(capacity, prior_mean)
-        self.pool_precision = np.full(capacity, prior_precision)
+        self.pools = pools
+        self.pool_mean = np.tile(self.prior_mean, (capacity, 1))
+        self.pool_precision = np.full((capacity, pools), prior_precision)
         self.slot_seller = np.full((capacity, memory), EMPTY, dtype=np.int64)
         self.slot_mean = np.zeros((capacity, memory))
         self.slot_precision = np.zeros((capacity, memory))
@@ -36,10 +41,10 @@ class BeliefStore:
         extra = capacity - len(self.pool_mean)
         if extra <= 0:
             return
-        m = self.memory
-        self.pool_mean = np.concatenate([self.pool_mean, np.full(extra, self.prior_mean)])
+        m, k = self.memory, self.pools
+        self.pool_mean = np.concatenate([self.pool_mean, np.tile(self.prior_mean, (extra, 1))])
         self.pool_precision = np.concatenate(
-            [self.pool_precision, np.full(extra, self.prior_precision)])
+            [self.pool_precision, np.full((extra, k), self.prior_precision)])
         self.slot_seller = np.concatenate(
             [self.slot_seller, np.full((extra, m), EMPTY, dtype=np.int64)])
         self.slot_mean = np.concatenate([self.slot_mean, np.zeros((extra, m))])
@@ -88,18 +93,29 @@ class BeliefStore:
         self.slot_used[buyers, slot] = now
         return slot
 
-    def update_pool(self, buyers: np.ndarray, observed: np.ndarray, obs_var: float) -> None:
-        tau = self.pool_precision[buyers] + 1.0 / obs_var
-        gain = 1.0 / (obs_var * tau)
-        self.pool_mean[buyers] += gain * (observed - self.pool_mean[buyers])
-        self.pool_precision[buyers] = tau
+    def update_pool(self, buyers: np.ndarray, pools: np.ndarray | int, observed: np.ndarray,
+                    obs_var: np.ndarray | float) -> None:
+        """Normal-normal update; repeated (buyer, pool) pairs all count (information form)."""
+        pools = np.broadcast_to(pools, buyers.shape)
+        self._update(self.pool_mean, self.pool_precision, buyers, pools, observed, obs_var)
 
     def update_slots(self, buyers: np.ndarray, slots: np.ndarray, observed: np.ndarray,
-                     obs_var: float) -> None:
-        tau = self.slot_precision[buyers, slots] + 1.0 / obs_var
-        gain = 1.0 / (obs_var * tau)
-        self.slot_mean[buyers, slots] += gain * (observed - self.slot_mean[buyers, slots])
-        self.slot_precision[buyers, slots] = tau
+                     obs_var: np.ndarray | float) -> None:
+        self._update(self.slot_mean, self.slot_precision, buyers, slots, observed, obs_var)
+
+    @staticmethod
+    def _update(mean, precision, rows, cols, observed, obs_var) -> None:
+        if len(rows) == 0:
+            return
+        info = np.broadcast_to(1.0 / np.asarray(obs_var, dtype=float), rows.shape)
+        flat = rows * mean.shape[1] + cols
+        target, inverse = np.unique(flat, return_inverse=True)
+        add_prec = np.bincount(inverse, weights=info, minlength=len(target))
+        add_sum = np.bincount(inverse, weights=info * observed, minlength=len(target))
+        m, t = mean.reshape(-1), precision.reshape(-1)
+        new_prec = t[target] + add_prec
+        m[target] = (t[target] * m[target] + add_sum) / new_prec
+        t[target] = new_prec
 
     def forget_seller(self, sellers: np.ndarray) -> None:
         """Sellers that left the market drop out of every buyer's memory."""

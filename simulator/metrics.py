@@ -80,8 +80,9 @@ def step_metrics(model, offering: np.ndarray, active_at_start: int, switchers: i
         "consumer_surplus": cs,
         "producer_surplus": ps_trade - fixed,
         "total_surplus": cs + ps_trade - fixed,
-        # Expected (capability) surplus of the trades made, so noise cannot push it above 1.
-        "efficiency": (float(np.sum(t["theta"] * s.quality[t["seller"]] - s.cost[t["seller"]]
+        # Expected surplus of the units as made (noise cannot push it above 1; shirking
+        # shows as the value it destroys).
+        "efficiency": (float(np.sum(t["theta"] * t["made"] - s.unit_cost[t["seller"]]
                                     - t["switching_cost"])) / first_best_surplus
                        if first_best_surplus > 1e-12 else 1.0),
         "active_buyers": float(active.sum()),
@@ -93,6 +94,19 @@ def step_metrics(model, offering: np.ndarray, active_at_start: int, switchers: i
         "expectation_gap": float((t["expected"] - t["delivered"]).mean()) if traded else 0.0,
     }
     m["churn"] = m["switch_rate"] + m["exit_rate"]
+    p = model.params
+    live = np.flatnonzero(s.in_market[: s.size])
+    if len(live):
+        if p.disclosure.enabled:
+            m["disclosure_rate"] = float(s.disclosed[live].mean())
+        if p.certification.enabled:
+            m["certified_share"] = float(s.certified[live].mean())
+        if p.claims.enabled:
+            m["claim_inflation"] = float(s.inflation[live].mean())
+    if traded:
+        m["deception_rate"] = float(t["deceptive"].mean())
+    if p.reviews.enabled and len(offering):
+        m["review_coverage"] = float((s.rev_count[offering] > 0).mean())
     for name in METRICS:
         m.setdefault(name, 0.0)
     return m

@@ -19,6 +19,9 @@ import pandas as pd
 from . import metrics as metric_calc
 from .agents import Buyer, Seller
 from .beliefs import EMPTY, BeliefStore
+from .mechanisms.reviews import ReviewBoard
+from .mechanisms.seller_choices import CERTIFIED, N_POOLS, WARRANTY, SellerChoices
+from .mechanisms.word_of_mouth import SocialNetwork
 from .metrics import METRICS
 from .params import MarketParams
 from .pricing import adaptive_prices, clearing_price
@@ -73,16 +76,23 @@ class MarketModel(mesa.Model):
         self.beliefs = BeliefStore(
             capacity=p.buyers,
             memory=p.beliefs.memory,
-            prior_mean=self.quality_mean,
+            prior_mean=[self.quality_mean if not (pool & CERTIFIED and p.certification.face_value)
+                        else p.quality.high for pool in range(N_POOLS)],
             prior_precision=p.beliefs.prior_weight / self.pool_obs_var,
             forgetting=p.beliefs.forgetting,
+            pools=N_POOLS,
         )
+        self.choices = SellerChoices(p)
+        self.reviews = ReviewBoard(p) if p.reviews.enabled else None
+        self.network = (SocialNetwork(p, p.buyers, seed=int(self.rng.integers(2**31)))
+                        if p.word_of_mouth.enabled else None)
         self.seller_agents: list[Seller] = []
         self.buyer_agents: dict[int, Buyer] = {}
         self._free_buyer_rows: list[int] = []
         self.max_sellers = p.entry.max_sellers or 4 * p.sellers
 
-        self.pool_price = float("nan")  # going price of sellers buyers cannot tell apart
+        # Going price of each pool of sellers buyers cannot tell apart (by visible badge).
+        self.pool_price = np.full(N_POOLS, np.nan)
         self.grade_taste = float("nan")  # taste of the marginal buyer of public-quality goods
         self.trades: dict[str, np.ndarray] = _no_trades()
         self.ledger = {"paid": 0.0, "received": 0.0}  # money moved at this step's settlement
@@ -119,9 +129,15 @@ class MarketModel(mesa.Model):
         s.in_market[rows] = True
         s.quality[rows] = self._draw_quality(n)
         s.cost[rows] = p.cost.c0 + p.cost.c1 * s.quality[rows]
+        if p.cost.noise > 0:
+            s.cost[rows] = np.maximum(s.cost[rows] + p.cost.noise * self.rng.standard_normal(n),
+                                      0.0)
+        s.unit_cost[rows] = s.cost[rows]
         s.price[rows] = s.cost[rows] * (1 + p.price.markup)
         s.signal[rows] = s.quality[rows] + p.signal.noise * self.rng.standard_normal(n)
         s.entered[rows] = self.steps
+        if p.personalized_pricing.enabled:
+            s.has_data[rows] = self.rng.random(n) < p.personalized_pricing.share
         self._publish(rows)
         self.seller_agents.extend(Seller(self, int(r)) for r in rows)
         return rows
@@ -137,6 +153,7 @@ class MarketModel(mesa.Model):
         b.active[rows] = True
         b.theta[rows] = self._draw_taste(n)
         b.trust[rows] = self.params.trust.initial
+        b.credibility[rows] = self.params.claims.credibility
         b.joined[rows] = self.steps
         self.beliefs.reset(rows)
         for r in rows:
@@ -145,32 +162,53 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------------------------ information
     def _publish(self, rows: np.ndarray) -> None:
-        """What buyers can see about these sellers' quality before buying."""
+        """What the information regime alone lets buyers see about these sellers' quality."""
         s, regime = self.sellers, self.params.information
         if regime == "transparent" or (regime == "delayed" and self.params.delay.steps == 0):
-            s.pub_mean[rows], s.pub_var[rows] = s.quality[rows], 0.0
+            s.regime_mean[rows], s.regime_var[rows] = s.quality[rows], 0.0
         elif regime == "noisy":
             # Linear Bayes: shrink the signal toward the population mean by its reliability.
             noise = self.params.signal.noise**2
             k = self.quality_var / (self.quality_var + noise) if self.quality_var > 0 else 0.0
-            s.pub_mean[rows] = self.quality_mean + k * (s.signal[rows] - self.quality_mean)
-            s.pub_var[rows] = (1 - k) * self.quality_var
+            s.regime_mean[rows] = self.quality_mean + k * (s.signal[rows] - self.quality_mean)
+            s.regime_var[rows] = (1 - k) * self.quality_var
         else:
-            s.pub_var[rows] = np.inf
+            s.regime_var[rows] = np.inf
+        s.pub_mean[rows], s.pub_var[rows] = s.regime_mean[rows], s.regime_var[rows]
 
     def _reveal_due(self) -> None:
         if self.params.information != "delayed":
             return
         s = self.sellers
-        due = np.flatnonzero(s.in_market[: s.size] & np.isinf(s.pub_var[: s.size])
+        due = np.flatnonzero(s.in_market[: s.size] & np.isinf(s.regime_var[: s.size])
                              & (self.steps - s.entered[: s.size] >= self.params.delay.steps))
-        s.pub_mean[due], s.pub_var[due] = s.quality[due], 0.0
+        s.regime_mean[due], s.regime_var[due] = s.quality[due], 0.0
+
+    def _public_information(self, live: np.ndarray) -> None:
+        """This step's public quality information: the regime plus what sellers chose to
+        reveal (disclosure, a revealing certificate) or let buyers infer (their cost)."""
+        p, s = self.params, self.sellers
+        mean, var = s.regime_mean[live].copy(), s.regime_var[live].copy()
+        if p.cost_disclosure.enabled and p.cost.c1 > 0:
+            implied = (s.cost[live] - p.cost.c0) / p.cost.c1
+            cvar = (p.cost.noise / p.cost.c1) ** 2
+            if cvar == 0:
+                mean, var = implied, np.zeros_like(var)
+            else:
+                prec = np.where(np.isinf(var), 0.0, 1 / np.maximum(var, 1e-300)) + 1 / cvar
+                mean = np.where(np.isinf(var), implied,
+                                (mean / np.maximum(var, 1e-300) + implied / cvar) / prec)
+                mean = np.where(var == 0, s.regime_mean[live], mean)
+                var = np.where(var == 0, 0.0, 1 / prec)
+        exact = s.disclosed[live] | (s.certified[live] & p.certification.reveals)
+        s.pub_mean[live] = np.where(exact, s.quality[live], mean)
+        s.pub_var[live] = np.where(exact, 0.0, var)
 
     # ---------------------------------------------------------------- pricing
     def _set_prices(self) -> None:
         p, s = self.params, self.sellers
         live = np.flatnonzero(s.in_market[: s.size])
-        if p.pricing == "markup":
+        if p.pricing == "markup":  # on the cost of the quality it claims to deliver
             s.price[live] = s.cost[live] * (1 + p.price.markup)
         elif p.pricing == "adaptive" and self.steps > 1:
             sales = s.sales[live]
@@ -178,12 +216,12 @@ class MarketModel(mesa.Model):
                 strong = sales >= p.capacity
             else:
                 strong = sales > max(sales.mean(), 0.0) if len(sales) else sales > 0
-            s.price[live] = adaptive_prices(s.price[live], s.cost[live], sales, strong,
+            s.price[live] = adaptive_prices(s.price[live], s.unit_cost[live], sales, strong,
                                             p.price.adaptive_step)
         elif p.pricing == "market":
             self._market_prices(live)
         s.offering[:] = False
-        s.offering[live] = s.price[live] >= s.cost[live] - 1e-12
+        s.offering[live] = s.price[live] >= s.unit_cost[live] - 1e-12
 
     def _market_prices(self, live: np.ndarray) -> None:
         """Price-takers: each segment's going price moves toward its clearing price."""
@@ -199,12 +237,17 @@ class MarketModel(mesa.Model):
         graded = np.isfinite(s.pub_var[live])
 
         pooled = live[~graded]
-        if len(pooled) and len(sample):
-            sd = np.sqrt(1 / self.beliefs.pool_precision[sample] + self.pool_obs_var)
-            r = self.valuation.reservation(b.theta[sample], self.beliefs.pool_mean[sample], sd)
-            target = clearing_price(r, s.cost[pooled], units, weight)
-            self.pool_price = _move(self.pool_price, target, eta)
-            s.price[pooled] = self.pool_price
+        for pool in np.unique(s.pool[pooled]) if len(sample) else ():
+            members = pooled[s.pool[pooled] == pool]
+            sd = np.sqrt(1 / self.beliefs.pool_precision[sample, pool] + self.pool_obs_var)
+            floor = self._warranty_floor(pool & WARRANTY, len(sample))
+            r = self.valuation.reservation(b.theta[sample], self.beliefs.pool_mean[sample, pool],
+                                           sd, floor)
+            # Sellers meet buyers at random, not in an auction, so a going price above what
+            # the median buyer would pay leaves units unsold: it is capped there.
+            target = min(clearing_price(r, s.unit_cost[members], units, weight), np.median(r))
+            self.pool_price[pool] = _move(self.pool_price[pool], target, eta)
+            s.price[members] = self.pool_price[pool]
 
         graded = live[graded]
         if len(graded) and len(sample):
@@ -224,7 +267,7 @@ class MarketModel(mesa.Model):
 
         def supply(taste: float) -> float:
             asks = self.valuation.reservation(np.full(len(graded), taste), g, sd)
-            return units * np.count_nonzero(asks >= s.cost[graded])
+            return units * np.count_nonzero(asks >= s.unit_cost[graded])
 
         lo, hi = 0, len(levels) - 1  # smallest index with demand >= supply
         while lo < hi:
@@ -233,9 +276,15 @@ class MarketModel(mesa.Model):
                 hi = mid
             else:
                 lo = mid + 1
-        return float(levels[lo])
+        return float(min(levels[lo], np.median(tastes)))  # random matching: see pool prices
 
     # --------------------------------------------------------------- shopping
+    def _warranty_floor(self, has_warranty, shape) -> np.ndarray | None:
+        """Quality below which a unit is repaired (-inf where there is no warranty)."""
+        if not self.params.warranty.enabled:
+            return None
+        return np.where(has_warranty, self.params.warranty.threshold, -np.inf) * np.ones(shape)
+
     def _shop(self) -> None:
         """Each active buyer values its candidates as CPT lotteries and buys the best one."""
         p, s, b = self.params, self.sellers, self.buyers
@@ -257,21 +306,31 @@ class MarketModel(mesa.Model):
         current = np.where(has_current, current, -1)
         cands = np.concatenate([current[:, None], sampled], axis=1)  # (n, k+1)
         valid = cands >= 0
-        if p.identity == "partners":  # a buyer with a partner only meets its partner
-            valid[has_current, 1:] = False
+        safe = np.maximum(cands, 0)
+        if p.trials.enabled:
+            self._give_samples(buyers, safe[:, 1])
 
-        mean, var = self._predictive(buyers, np.maximum(cands, 0))
-        price = s.price[np.maximum(cands, 0)]
+        mean, var = self._predictive(buyers, safe)
+        price = s.price[safe]
+        personal = np.zeros(price.shape, dtype=bool)
+        if p.personalized_pricing.enabled:
+            price, personal = self._personal_prices(buyers, safe, price)
         extra = np.zeros_like(price)
         extra[:, 1:] = np.where(has_current[:, None], p.choice.switching_cost, 0.0)
+        floor = self._warranty_floor(s.warranty[safe], safe.shape)
         value = self.valuation.value(b.theta[buyers][:, None], mean, np.sqrt(var),
-                                     price + extra)
+                                     price + extra, floor)
         outside = np.zeros(n)
         if p.choice.logit_noise > 0:
             value = value + p.choice.logit_noise * self.rng.gumbel(size=value.shape)
             outside = p.choice.logit_noise * self.rng.gumbel(size=n)
         value = np.where(valid, value, -np.inf)
         acceptable = value >= outside[:, None] - 1e-12
+        if p.identity == "partners":
+            # A buyer whose partner is still worth buying from meets nobody else.
+            loyal = has_current & acceptable[:, 0]
+            value[loyal, 1:] = -np.inf
+            acceptable[loyal, 1:] = False
 
         pick = self._allocate(cands, value, acceptable, p.capacity)
         bought = pick >= 0
@@ -279,37 +338,109 @@ class MarketModel(mesa.Model):
         col = pick[bought]
         seller = cands[bought, col]
         paid = price[bought, col]
-        delivered = s.quality[seller] + p.quality_noise * self.rng.standard_normal(len(seller))
-        expected = mean[bought, col]
+        made = s.quality[seller] - p.moral_hazard.shirk * s.shirking[seller]
+        raw = made + p.quality_noise * self.rng.standard_normal(len(seller))
+        delivered = raw
+        if p.warranty.enabled:  # repaired up to the threshold, at the seller's cost
+            covered = s.warranty[seller]
+            repair = np.where(covered, np.maximum(p.warranty.threshold - raw, 0.0), 0.0)
+            np.add.at(s.extra_cost, seller, p.cost.c1 * repair)
+            delivered = raw + repair
         self.trades = {
             "buyer": who, "seller": seller, "price": paid, "delivered": delivered,
-            "expected": expected, "switching_cost": extra[bought, col],
-            "theta": b.theta[who],
+            "expected": mean[bought, col], "switching_cost": extra[bought, col],
+            "theta": b.theta[who], "quality": raw, "made": made,
+            "personal": personal[bought, col],
+            "deceptive": self._deceptive(seller, made),
         }
+        # A purchase from a seller the buyer already knew says nothing about unknown sellers.
+        self.trades["blind"] = (np.isinf(s.pub_var[seller]) if p.identity == "anonymous" else
+                                np.isinf(s.pub_var[seller])
+                                & (self.beliefs.find(who, seller) == EMPTY))
         b.bought_from[who] = seller
         b.spent[who] = paid
         s.sales[: s.size] = np.bincount(seller, minlength=s.size)
         s.revenue[: s.size] = np.bincount(seller, weights=paid, minlength=s.size)
         self.ledger = {"paid": float(b.spent[: b.size].sum()),
                        "received": float(s.revenue[: s.size].sum())}
+        self._learn(var[bought, col])
 
-        self._learn(who, seller, delivered, expected, var[bought, col])
+    def _deceptive(self, seller: np.ndarray, made: np.ndarray) -> np.ndarray:
+        """Delivered below what was claimed or implied: a shirked unit, or a claim above
+        what the seller makes by more than the tolerance."""
+        s, p = self.sellers, self.params
+        out = s.shirking[seller].copy()
+        if p.claims.enabled:
+            out |= s.claim[seller] > made + p.claims.tolerance
+        return out
+
+    def _personal_prices(self, buyers, cands, price):
+        """Sellers holding buyer data see each buyer's taste and scale the posted price by
+        it: more from buyers who value quality more, less from those who value it less."""
+        s, b, pp = self.sellers, self.buyers, self.params.personalized_pricing
+        personal = s.has_data[cands]
+        theta = b.theta[buyers]
+        relative = theta / max(float(b.theta[: b.size][b.active[: b.size]].mean()), 1e-12)
+        custom = np.maximum(price * (1 + pp.capture * (relative[:, None] - 1)),
+                            s.unit_cost[cands])
+        return np.where(personal, custom, price), personal
+
+    def _give_samples(self, buyers: np.ndarray, cands: np.ndarray) -> None:
+        """Free trials: some buyers see one unknown candidate's delivered quality before
+        choosing; the seller bears the unit's cost."""
+        p, s, bel = self.params, self.sellers, self.beliefs
+        lucky = (self.rng.random(len(buyers)) < p.trials.probability) & (s.pub_var[cands] > 0)
+        if p.identity != "anonymous":
+            lucky &= bel.find(buyers, cands) == EMPTY
+        who, seller = buyers[lucky], cands[lucky]
+        if len(who) == 0:
+            return
+        made = s.quality[seller] - p.moral_hazard.shirk * s.shirking[seller]
+        sample = made + p.quality_noise * self.rng.standard_normal(len(who))
+        np.add.at(s.extra_cost, seller, s.unit_cost[seller])
+        self.hear(who, seller, sample, np.ones(len(who)))
+
+    def hear(self, buyers: np.ndarray, sellers: np.ndarray, observed: np.ndarray,
+             weight: np.ndarray) -> None:
+        """Evidence about sellers that did not come from a purchase (a story, a sample):
+        worth `weight` own observations about that seller (or, with anonymous sellers,
+        about the pool it belongs to)."""
+        s, bel = self.sellers, self.beliefs
+        keep = (s.pub_var[sellers] > 0) & (weight > 0)
+        buyers, sellers, observed, weight = buyers[keep], sellers[keep], observed[keep], weight[keep]
+        if len(buyers) == 0:
+            return
+        if self.params.identity == "anonymous":
+            bel.update_pool(buyers, s.pool[sellers], observed, self.pool_obs_var / weight)
+            return
+        mean, var = self._predictive(buyers, sellers[:, None])
+        prior_var = np.maximum(var[:, 0] - self.noise_var, 1e-9)
+        slot = bel.remember(buyers, sellers, mean[:, 0], 1 / prior_var, self.steps)
+        bel.update_slots(buyers, slot, observed, self.seller_obs_var / weight)
 
     def _predictive(self, buyers: np.ndarray, cands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each buyer's belief about the quality it would get from each candidate."""
-        s, bel = self.sellers, self.beliefs
+        p, s, bel = self.params, self.sellers, self.beliefs
         pub_var = s.pub_var[cands]
         public = np.isfinite(pub_var)
-        mean = np.where(public, s.pub_mean[cands], bel.pool_mean[buyers][:, None])
-        var = np.where(public, pub_var,
-                       (1 / bel.pool_precision[buyers] + self.quality_var)[:, None])
-        if self.params.identity != "anonymous":
+        hidden = pub_var > 0
+        rows = np.broadcast_to(buyers[:, None], cands.shape)
+        pool = s.pool[cands]
+        mean = np.where(public, s.pub_mean[cands], bel.pool_mean[rows, pool])
+        var = np.where(public, pub_var, 1 / bel.pool_precision[rows, pool] + self.quality_var)
+        trust = self.buyers.trust[buyers]
+        if p.claims.enabled:  # a claim counts as far as the buyer has found claims true
+            w = np.where(hidden, self.buyers.credibility[buyers][:, None], 0.0)
+            mean = (1 - w) * mean + w * s.claim[cands]
+            var = (1 - w) * var
+        if self.reviews is not None and p.identity != "anonymous":
+            mean, var = self.reviews.combine(self, trust, cands, mean, var, hidden)
+        if p.identity != "anonymous":
             slot = bel.find(buyers, cands)
-            known = (slot != EMPTY) & (pub_var > 0)
+            known = (slot != EMPTY) & hidden
             if known.any():
-                rows = np.broadcast_to(buyers[:, None], cands.shape)[known]
-                mean[known] = bel.slot_mean[rows, slot[known]]
-                var[known] = 1 / bel.slot_precision[rows, slot[known]]
+                mean[known] = bel.slot_mean[rows[known], slot[known]]
+                var[known] = 1 / bel.slot_precision[rows[known], slot[known]]
         return mean, var + self.noise_var
 
     def _allocate(self, cands, value, acceptable, capacity) -> np.ndarray:
@@ -352,26 +483,53 @@ class MarketModel(mesa.Model):
         return pick
 
     # --------------------------------------------------------------- learning
-    def _learn(self, who, seller, delivered, expected, predictive_var) -> None:
-        """Beliefs, trust and satisfaction update from what buyers experienced."""
-        p, s, b, bel = self.params, self.sellers, self.buyers, self.beliefs
-        pooled = np.isinf(s.pub_var[seller])  # bought blind: evidence about the market
-        bel.update_pool(who[pooled], delivered[pooled], self.pool_obs_var)
+    def _learn(self, predictive_var: np.ndarray) -> None:
+        """Beliefs, trust, credibility, reviews and word of mouth from this step's trades."""
+        p, s, b, bel, t = self.params, self.sellers, self.buyers, self.beliefs, self.trades
+        who, seller, quality, expected = t["buyer"], t["seller"], t["quality"], t["expected"]
+        pooled = t["blind"]  # bought blind: evidence about what unknown sellers are worth
+        pool = s.pool[seller]
+        bel.update_pool(who[pooled], pool[pooled], quality[pooled], self.pool_obs_var)
         if pooled.any() and p.beliefs.market_feedback > 0:
-            # Everyone hears how blind purchases turned out on average this period.
+            # Everyone hears how blind purchases from each pool turned out on average.
             listeners = np.flatnonzero(b.active[: b.size])
-            bel.update_pool(listeners, np.full(len(listeners), delivered[pooled].mean()),
-                            self.pool_obs_var / p.beliefs.market_feedback)
+            for k in np.unique(pool[pooled]):
+                heard = quality[pooled & (pool == k)].mean()
+                bel.update_pool(listeners, k, np.full(len(listeners), heard),
+                                self.pool_obs_var / p.beliefs.market_feedback)
         hidden = s.pub_var[seller] > 0  # experiences teach nothing about public exact quality
         if p.identity != "anonymous" and hidden.any():
             w, j = who[hidden], seller[hidden]
             prior_var = np.maximum(predictive_var[hidden] - self.noise_var, 1e-9)
             slot = bel.remember(w, j, expected[hidden], 1 / prior_var, self.steps)
-            bel.update_slots(w, slot, delivered[hidden], self.seller_obs_var)
-        t = p.trust
-        good = delivered >= expected - t.tolerance
+            bel.update_slots(w, slot, quality[hidden], self.seller_obs_var)
+
+        tp = p.trust
         trust = b.trust[who]
-        b.trust[who] = np.where(good, trust + t.gain * (1 - trust), trust * (1 - t.loss))
+        good = t["delivered"] >= expected - tp.tolerance
+        trust = np.where(good, trust + tp.gain * (1 - trust), trust * (1 - tp.loss))
+        if p.personalized_pricing.enabled:  # finding out about personal prices hurts
+            found = t["personal"] & (self.rng.random(len(who)) < p.personalized_pricing.discovery)
+            trust = np.where(found, trust * (1 - p.personalized_pricing.backlash), trust)
+        b.trust[who] = trust
+        if p.claims.enabled:
+            self._judge_claims(who, seller, quality, hidden)
+        if self.reviews is not None:
+            self.reviews.post(self, seller, t["delivered"])
+        if self.network is not None:
+            self.network.tell(self, who, seller, quality)
+
+    def _judge_claims(self, who, seller, quality, hidden) -> None:
+        """Buyers learn how far to believe claims; a caught false claim is fined."""
+        p, s, b = self.params, self.sellers, self.buyers
+        c = p.claims
+        false = quality < s.claim[seller] - c.tolerance
+        cred = b.credibility[who]
+        cred = np.where(false, cred * (1 - p.trust.loss), cred + p.trust.gain * (1 - cred))
+        b.credibility[who] = np.where(hidden, cred, b.credibility[who])
+        if c.audit > 0 and c.penalty > 0:
+            caught = false & (self.rng.random(len(who)) < c.audit)
+            np.add.at(s.extra_cost, seller[caught], c.penalty)
 
     # ------------------------------------------------------------------ churn
     def _churn(self) -> tuple[int, int]:
@@ -396,11 +554,18 @@ class MarketModel(mesa.Model):
             self.buyer_agents.pop(int(r)).remove()
         self._free_buyer_rows.extend(int(r) for r in rows)
 
+    def _account(self) -> None:
+        """Profit of every seller this step; sellers learn their strategies from it."""
+        p, s = self.params, self.sellers
+        live = np.flatnonzero(s.in_market[: s.size])
+        s.profit[live] = (s.revenue[live] - s.sales[live] * s.unit_cost[live] - p.cost.fixed
+                          - s.extra_cost[live])
+        s.loss_run[live] = np.where(s.profit[live] <= 0, s.loss_run[live] + 1, 0)
+        self.choices.learn(live, s.profit[live])
+
     def _sellers_exit_and_enter(self) -> None:
         p, s = self.params, self.sellers
         live = np.flatnonzero(s.in_market[: s.size])
-        s.profit[live] = s.revenue[live] - s.sales[live] * s.cost[live] - p.cost.fixed
-        s.loss_run[live] = np.where(s.profit[live] <= 0, s.loss_run[live] + 1, 0)
         self.step_exits = self.step_entries = 0
         if p.exit.enabled:
             gone = live[s.loss_run[live] >= p.exit.patience]
@@ -421,15 +586,28 @@ class MarketModel(mesa.Model):
                     self.step_entries = n
 
     # ------------------------------------------------------------------- step
+    def _decide(self) -> None:
+        """Sellers' strategic choices (learned), this step's unit costs and public info."""
+        p, s = self.params, self.sellers
+        live = np.flatnonzero(s.in_market[: s.size])
+        self.choices.decide(self, live)
+        s.unit_cost[live] = np.maximum(s.cost[live] - p.moral_hazard.saving * s.shirking[live],
+                                       0.0)
+        self._public_information(live)
+
     def step(self) -> None:
         active_at_start = int(self.buyers.active[: self.buyers.size].sum())
         self.beliefs.forget()
         self._reveal_due()
+        if self.reviews is not None:
+            self.reviews.publish_due(self)
+        self._decide()
         self._set_prices()
         self._shop()
         buyers_now = np.flatnonzero(self.buyers.active[: self.buyers.size])
         offered = np.flatnonzero(self.sellers.offering[: self.sellers.size])
         first_best = metric_calc.first_best(self, buyers_now)
+        self._account()
         switchers, leavers = self._churn()
         self._sellers_exit_and_enter()
         self.metrics = metric_calc.step_metrics(self, offered, active_at_start, switchers,
@@ -473,7 +651,10 @@ def _move(current: float, target: float, eta: float) -> float:
 def _no_trades() -> dict[str, np.ndarray]:
     empty_i, empty_f = np.zeros(0, dtype=np.int64), np.zeros(0)
     return {"buyer": empty_i, "seller": empty_i, "price": empty_f, "delivered": empty_f,
-            "expected": empty_f, "switching_cost": empty_f, "theta": empty_f}
+            "expected": empty_f, "switching_cost": empty_f, "theta": empty_f,
+            "quality": empty_f, "made": empty_f, "personal": np.zeros(0, dtype=bool),
+            "blind": np.zeros(0, dtype=bool),
+            "deceptive": np.zeros(0, dtype=bool)}
 
 
 def run_market(params: MarketParams | dict | None, steps: int, seed: Any = None) -> pd.DataFrame:

@@ -19,6 +19,9 @@ QUALITY_DISTRIBUTIONS = ("uniform", "beta", "two_type")
 TASTE_DISTRIBUTIONS = ("constant", "uniform", "normal")
 REFERENCE_POINTS = ("outside_option", "expectation")
 SELLER_IDENTITIES = ("anonymous", "identifiable", "partners")
+CLAIM_STRATEGIES = ("learned", "honest", "over_promise", "under_promise")
+DISCLOSURE_MODES = ("voluntary", "mandatory")
+NETWORKS = ("random", "small_world", "scale_free")
 
 #: Sizes above these are refused as almost certainly a typo (a 10^9-buyer market
 #: would exhaust memory long before it produced a result).
@@ -59,6 +62,8 @@ class CostParams:
     c1: float = _f(1.0, "Cost of one unit of quality: c = c0 + c1 * q.", range=(0.0, 100.0))
     fixed: float = _f(0.0, "Fixed cost a seller pays every step it is in the market.",
                       range=(0.0, 1e6))
+    noise: float = _f(0.0, "Standard deviation of an idiosyncratic part of unit cost (makes a "
+                      "disclosed cost a noisy signal of quality).", range=(0.0, 10.0))
 
 
 @dataclass
@@ -174,6 +179,124 @@ class ExitParams:
 
 
 @dataclass
+class LearningParams:
+    rate: float = _f(0.2, "Sellers' learning rate: weight of this step's profit in the value "
+                     "of the action taken (certify, disclose, warranty, claim, shirk).",
+                     range=(0.0, 1.0))
+    exploration: float = _f(0.1, "Chance a new seller tries a random action instead of the "
+                            "best one it knows.", range=(0.0, 1.0))
+    halving: int = _f(50, "Steps in the market after which a seller explores half as often "
+                      "(0 = never less).", range=(0, 1_000_000))
+
+
+@dataclass
+class CertificationParams:
+    enabled: bool = _f(False, "Sellers may pay for a certificate each step.")
+    cost_low: float = _f(0.1, "Certificate cost per step for the lowest-quality seller.",
+                         range=(0.0, 1e3))
+    cost_high: float = _f(0.1, "Certificate cost per step for the highest-quality seller "
+                          "(linear in between: lower than cost_low lets it separate types).",
+                          range=(0.0, 1e3))
+    reveals: bool = _f(False, "true: the certifier publishes the seller's quality; false: "
+                       "buyers see only a badge and learn what certified sellers are worth "
+                       "(a Spence signal).")
+    face_value: bool = _f(True, "Buyers first take a badge to mean the highest quality and "
+                          "learn from experience; false: they start from the population mean.")
+
+
+@dataclass
+class WarrantyParams:
+    enabled: bool = _f(False, "Sellers may offer a warranty (learned from profit).")
+    threshold: float = _f(0.5, "A unit delivered below this quality is repaired up to it, at "
+                          "the seller's expense (c1 per unit of quality).", range=(0.0, 1.0))
+
+
+@dataclass
+class ClaimsParams:
+    enabled: bool = _f(False, "Sellers state a quality claim; buyers weigh it by how often "
+                       "claims have proved true to them (their credibility).")
+    strategy: str = _f("learned", "learned (inflation chosen from profit), honest, "
+                       "over_promise or under_promise.", choices=CLAIM_STRATEGIES)
+    inflation: float = _f(0.2, "Claim minus quality for over_promise (minus for under_promise); "
+                          "the largest inflation a learning seller tries.", range=(0.0, 1.0))
+    credibility: float = _f(0.5, "Buyers' initial weight on claims.", range=(0.0, 1.0))
+    tolerance: float = _f(0.1, "A claim is false when delivered quality falls this far below "
+                          "it.", range=(0.0, 1.0))
+    audit: float = _f(0.0, "Chance a false claim is caught, per trade.", range=(0.0, 1.0))
+    penalty: float = _f(0.0, "Fine a seller pays when a false claim is caught.",
+                        range=(0.0, 1e3))
+
+
+@dataclass
+class DisclosureParams:
+    enabled: bool = _f(False, "Sellers may disclose their quality verifiably.")
+    mode: str = _f("voluntary", "voluntary (sellers learn whether it pays) or mandatory.",
+                   choices=DISCLOSURE_MODES)
+    cost: float = _f(0.0, "Cost per step of disclosing.", range=(0.0, 1e3))
+
+
+@dataclass
+class CostDisclosureParams:
+    enabled: bool = _f(False, "Sellers publish their unit cost, from which buyers infer quality "
+                       "(exactly when cost.noise = 0).")
+
+
+@dataclass
+class ReviewParams:
+    enabled: bool = _f(False, "Buyers rate sellers; each seller's public score informs buyers.")
+    probability: float = _f(0.3, "Chance a buyer rates a purchase.", range=(0.0, 1.0))
+    delay: int = _f(0, "Steps before a rating is published.", range=(0, 10_000))
+    noise: float = _f(0.1, "Standard deviation of a rating around the delivered quality.",
+                      range=(0.0, 10.0))
+    weight: float = _f(1.0, "What one rating is worth against one own purchase (scaled by "
+                       "the reader's trust).", range=(0.0, 100.0))
+    decay: float = _f(0.05, "Share of a score's weight that fades per step, so it tracks "
+                      "recent behaviour.", range=(0.0, 1.0))
+
+
+@dataclass
+class WordOfMouthParams:
+    enabled: bool = _f(False, "Buyers tell their neighbours on a social network how a purchase "
+                       "went.")
+    network: str = _f("small_world", "Network: random (Erdos-Renyi), small_world "
+                      "(Watts-Strogatz) or scale_free (Barabasi-Albert).", choices=NETWORKS)
+    degree: int = _f(4, "Mean number of neighbours.", range=(1, 1000))
+    rewiring: float = _f(0.1, "Rewiring probability (small_world).", range=(0.0, 1.0))
+    probability: float = _f(0.5, "Chance a buyer tells its neighbours after a purchase.",
+                            range=(0.0, 1.0))
+    weight: float = _f(0.5, "What a neighbour's story is worth against one own purchase "
+                       "(scaled by trust).", range=(0.0, 100.0))
+
+
+@dataclass
+class TrialParams:
+    enabled: bool = _f(False, "Sellers give free samples: a buyer sees an unknown candidate's "
+                       "quality once before paying (the seller bears the unit cost).")
+    probability: float = _f(0.2, "Chance per step that a buyer gets a trial.", range=(0.0, 1.0))
+
+
+@dataclass
+class PersonalizedPricingParams:
+    enabled: bool = _f(False, "Sellers holding buyer data see tastes and price to each buyer.")
+    share: float = _f(0.5, "Share of sellers that hold buyer data.", range=(0.0, 1.0))
+    capture: float = _f(0.5, "How strongly a data-holding seller scales its price with a "
+                        "buyer's taste relative to the average: price x (1 + capture x "
+                        "(taste / mean taste - 1)), never below cost.", range=(0.0, 1.0))
+    discovery: float = _f(0.0, "Chance per personalised purchase that the buyer finds out.",
+                          range=(0.0, 1.0))
+    backlash: float = _f(0.3, "Share of trust a buyer loses when it finds out (the privacy "
+                         "cost).", range=(0.0, 1.0))
+
+
+@dataclass
+class MoralHazardParams:
+    enabled: bool = _f(False, "Hidden action: a seller may deliver less than its capability to "
+                       "save cost, and learns how honest to be from profit.")
+    shirk: float = _f(0.3, "Quality withheld when shirking.", range=(0.0, 1.0))
+    saving: float = _f(0.1, "Unit cost saved when shirking.", range=(0.0, 100.0))
+
+
+@dataclass
 class MarketParams:
     buyers: int = _f(200, "Buyers at the start.", range=(1, MAX_BUYERS))
     sellers: int = _f(50, "Sellers at the start.", range=(1, MAX_SELLERS))
@@ -202,6 +325,24 @@ class MarketParams:
     arrivals: ArrivalParams = _f(None, "New buyers.", factory=ArrivalParams)
     entry: EntryParams = _f(None, "Seller entry.", factory=EntryParams)
     exit: ExitParams = _f(None, "Seller exit.", factory=ExitParams)
+    learning: LearningParams = _f(None, "How sellers learn their strategies from profit.",
+                                  factory=LearningParams)
+    certification: CertificationParams = _f(None, "Certificates (Spence signalling).",
+                                            factory=CertificationParams)
+    warranty: WarrantyParams = _f(None, "Warranties (repair below a threshold).",
+                                  factory=WarrantyParams)
+    claims: ClaimsParams = _f(None, "Quality claims.", factory=ClaimsParams)
+    disclosure: DisclosureParams = _f(None, "Verifiable quality disclosure (Grossman-Milgrom).",
+                                      factory=DisclosureParams)
+    cost_disclosure: CostDisclosureParams = _f(None, "Published unit costs.",
+                                               factory=CostDisclosureParams)
+    reviews: ReviewParams = _f(None, "Public ratings.", factory=ReviewParams)
+    word_of_mouth: WordOfMouthParams = _f(None, "Stories on a social network.",
+                                          factory=WordOfMouthParams)
+    trials: TrialParams = _f(None, "Free samples.", factory=TrialParams)
+    personalized_pricing: PersonalizedPricingParams = _f(
+        None, "Seller-side data about buyers.", factory=PersonalizedPricingParams)
+    moral_hazard: MoralHazardParams = _f(None, "Hidden action.", factory=MoralHazardParams)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -57,6 +57,22 @@ SELLER_COLUMNS = {
     "revenue": (float, 0.0),
     "profit": (float, 0.0),
     "loss_run": (np.int64, 0),
+    "regime_mean": (float, 0.0),  # what the information regime alone makes public
+    "regime_var": (float, np.inf),
+    "unit_cost": (float, 0.0),  # cost of this step's units (lower when shirking)
+    "extra_cost": (float, 0.0),  # certificates, disclosure, repairs, samples, fines
+    # mechanisms
+    "pool": (np.int64, 0),  # which pooled belief buyers use (badges they can see)
+    "certified": (bool, False),
+    "disclosed": (bool, False),
+    "warranty": (bool, False),
+    "claim": (float, 0.0),
+    "inflation": (float, 0.0),
+    "shirking": (bool, False),
+    "has_data": (bool, False),
+    "rev_n": (float, 0.0),  # fading number of published ratings
+    "rev_sum": (float, 0.0),
+    "rev_count": (np.int64, 0),
 }
 
 BUYER_COLUMNS = {
@@ -67,4 +83,5 @@ BUYER_COLUMNS = {
     "bought_from": (np.int64, -1),  # seller row bought from this step
     "spent": (float, 0.0),  # money paid this step
     "joined": (np.int64, 0),
+    "credibility": (float, 0.0),  # weight on sellers' claims
 }

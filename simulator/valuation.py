@@ -37,22 +37,28 @@ class Valuation:
         return expected + self.prefs.sorted_utility(surprise, self.gain_w, self.loss_w)
 
     def payoffs(self, theta: np.ndarray, mean: np.ndarray, sd: np.ndarray,
-                price: np.ndarray) -> np.ndarray:
-        """Payoff theta * q - price at each node, shape (..., nodes)."""
+                price: np.ndarray, floor: np.ndarray | None = None) -> np.ndarray:
+        """Payoff theta * q - price at each node, shape (..., nodes).
+
+        `floor` is a warranty: quality below it is repaired up to it (the
+        payoffs stay sorted, so the rank-dependent weights still apply).
+        """
         q = mean[..., None] + sd[..., None] * self.z
+        if floor is not None:
+            q = np.maximum(q, floor[..., None])
         return theta[..., None] * q - price[..., None]
 
-    def value(self, theta, mean, sd, price) -> np.ndarray:
-        return self.of_outcomes(self.payoffs(theta, mean, sd, price))
+    def value(self, theta, mean, sd, price, floor=None) -> np.ndarray:
+        return self.of_outcomes(self.payoffs(theta, mean, sd, price, floor))
 
     def reservation(self, theta: np.ndarray, mean: np.ndarray, sd: np.ndarray,
-                    iterations: int = 40) -> np.ndarray:
+                    floor: np.ndarray | None = None, iterations: int = 40) -> np.ndarray:
         """The price at which each buyer is indifferent to buying, by bisection.
 
         The value of buying falls with the price, so one bisection over all
         buyers at once converges to 2**-iterations of the bracket.
         """
-        gross = theta[:, None] * (mean[:, None] + sd[:, None] * self.z)
+        gross = self.payoffs(theta, mean, sd, np.zeros_like(theta), floor)
         lo = gross[:, 0] - 1.0
         hi = gross[:, -1] + 1.0
         for _ in range(iterations):

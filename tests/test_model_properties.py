@@ -46,6 +46,26 @@ markets = st.fixed_dictionaries({
     "entry": st.fixed_dictionaries({"enabled": st.booleans(), "cost": st.floats(0, 0.1)}),
     "exit": st.fixed_dictionaries({"enabled": st.booleans(), "patience": st.integers(1, 5)}),
     "trust": st.fixed_dictionaries({"leave_below": st.floats(0, 0.6)}),
+    # Every mechanism, on or off, with its main knobs.
+    "certification": st.fixed_dictionaries({"enabled": st.booleans(),
+                                            "cost_low": st.floats(0, 0.5),
+                                            "reveals": st.booleans()}),
+    "warranty": st.fixed_dictionaries({"enabled": st.booleans(), "threshold": st.floats(0, 1)}),
+    "claims": st.fixed_dictionaries({
+        "enabled": st.booleans(), "strategy": st.sampled_from(
+            ["learned", "honest", "over_promise", "under_promise"]),
+        "audit": st.floats(0, 1), "penalty": st.floats(0, 1)}),
+    "disclosure": st.fixed_dictionaries({"enabled": st.booleans(),
+                                         "mode": st.sampled_from(["voluntary", "mandatory"])}),
+    "cost_disclosure": st.fixed_dictionaries({"enabled": st.booleans()}),
+    "reviews": st.fixed_dictionaries({"enabled": st.booleans(), "delay": st.integers(0, 3)}),
+    "word_of_mouth": st.fixed_dictionaries({
+        "enabled": st.booleans(),
+        "network": st.sampled_from(["random", "small_world", "scale_free"])}),
+    "trials": st.fixed_dictionaries({"enabled": st.booleans()}),
+    "personalized_pricing": st.fixed_dictionaries({"enabled": st.booleans(),
+                                                   "discovery": st.floats(0, 1)}),
+    "moral_hazard": st.fixed_dictionaries({"enabled": st.booleans()}),
 })
 
 SHARES = ("trust", "churn", "switch_rate", "exit_rate")
@@ -81,8 +101,11 @@ def test_invariants_hold_every_step(market, seed):
             if name != "price":
                 assert np.isfinite(value), name
         assert np.isnan(m["price"]) == (m["volume"] == 0)
-        # Sellers never sell below cost.
-        assert (t["price"] >= s.cost[t["seller"]] - 1e-9).all()
+        # Sellers never sell below this step's unit cost.
+        assert (t["price"] >= s.unit_cost[t["seller"]] - 1e-9).all()
+        for name in ("disclosure_rate", "certified_share", "deception_rate",
+                     "review_coverage"):
+            assert 0.0 <= m[name] <= 1.0, name
     # The agents are the face of the arrays: one Mesa agent per live row.
     assert len(model.agents_by_type.get(Buyer, [])) == int(model.buyers.active.sum())
     assert len(model.agents_by_type.get(Seller, [])) == int(model.sellers.in_market.sum())
