@@ -1,0 +1,8 @@
+"""The live market in Mesa's visualisation server (SolaraViz): `infogap viz`.
+
+`controls` turns a scenario arm into Mesa `model_params`, `live` holds the
+models the page steps (one arm, or two arms in lockstep), `market_view` and
+`charts` draw them with matplotlib (which renders offline, unlike Altair),
+`app` assembles the SolaraViz pages and `server` serves them on loopback.
+Nothing here imports solara at package import time, so `infogap run` stays fast.
+"""

@@ -1,0 +1,288 @@
+"""The live view without a browser: controls, models, drawings, pages (solara.render), CLI checks."""
+
+from __future__ import annotations
+
+import socket
+
+import ipyvuetify as v
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import pytest
+import solara
+
+from simulator.cli import main
+from simulator.errors import UserError
+from simulator.params import INFORMATION_REGIMES, MarketParams, iter_fields
+from simulator.runner import replication_seeds, run_one
+from simulator.scenario import Scenario
+from simulator.viz.app import Page, TwinPage, initial_kwargs, single_params, twin_params
+from simulator.viz.charts import CHARTS, draw_metric
+from simulator.viz.controls import SEED, model_params, name_of, overrides, parse_seed
+from simulator.viz.live import LiveMarket, TwinMarket, markets_of
+from simulator.viz.market_view import draw_market, market_marks
+from simulator.viz.setup import ENV_ARMS, ENV_SCENARIO, make_setup
+
+ONE_ARM = """\
+[scenario]
+seed = 3
+[market]
+buyers = 60
+sellers = 20
+[arms.only.market]
+information = "noisy"
+"""
+
+
+@pytest.fixture
+def tiny(scenario_file):
+    return Scenario.load(scenario_file())
+
+
+# ---------------------------------------------------------------- controls
+def test_controls_offer_the_named_levers_and_every_mechanism_at_the_arm_values(tiny):
+    params = tiny.arms["asymmetric"]
+    controls = model_params(params, tiny.seed)
+    assert controls["information"]["type"] == "Select"
+    assert controls["information"]["values"] == list(INFORMATION_REGIMES)
+    assert controls["information"]["value"] == "asymmetric"
+    assert controls["pricing"]["value"] == "market"
+    assert controls["buyers"]["value"] == 60 and controls["sellers"]["value"] == 20
+    assert controls["prospect__lam"]["type"] == "SliderFloat"
+    assert controls["prospect__lam"]["value"] == params.prospect.lam
+    assert controls["signal__noise"]["value"] == params.signal.noise
+    assert controls[SEED] == {"type": "InputText", "label": "Seed", "value": "7"}
+    switches = [key for key, kind, _d, _m in iter_fields(MarketParams)
+                if key.endswith(".enabled") and kind == "bool"]
+    assert len(switches) >= 2
+    for key in switches:
+        assert controls[name_of(key)]["type"] == "Checkbox"
+        assert controls[name_of(key)]["value"] is False
+
+
+def test_a_slider_widens_to_show_an_arm_value_beyond_its_usual_bounds():
+    controls = model_params(MarketParams.from_dict({"buyers": 5000, "prospect": {"lam": 1.0}}), 0)
+    assert controls["buyers"]["max"] == 5000 and controls["buyers"]["value"] == 5000
+    assert controls["prospect__lam"]["min"] == 1.0
+
+
+def test_control_values_become_dotted_overrides_and_mistakes_are_user_errors():
+    assert overrides({"prospect__lam": 1.5, "reviews__enabled": True, SEED: "4"}) == {
+        "prospect.lam": 1.5, "reviews.enabled": True}
+    with pytest.raises(UserError, match="not a control"):
+        overrides({"prospect__lamda": 1.5})
+    assert parse_seed(" 12 ") == 12 and parse_seed(5) == 5
+    for bad in ("abc", "-1", "1.5", "", True):
+        with pytest.raises(UserError, match="seed: expected a whole number"):
+            parse_seed(bad)
+
+
+# ------------------------------------------------------------------ models
+def test_the_page_at_its_defaults_replays_replication_zero_of_infogap_run(tiny):
+    setup = make_setup(tiny.path)
+    model = LiveMarket(**initial_kwargs(single_params(setup)))
+    assert model.params == tiny.arms["asymmetric"] and model.arm == "asymmetric"
+    for _ in range(25):
+        model.step()
+    expected = run_one("asymmetric", 0, tiny.arms["asymmetric"], 25,
+                       replication_seeds(tiny.seed, 1)[0])
+    got = model.metrics_frame()
+    pd.testing.assert_frame_equal(got, expected.set_index("step")[got.columns])
+
+
+def test_controls_change_the_market_the_page_builds(tiny):
+    kwargs = initial_kwargs(single_params(make_setup(tiny.path)))
+    kwargs.update(information="transparent", prospect__lam=1.0, reviews__enabled=True,
+                  buyers=80, seed="11")
+    model = LiveMarket(**kwargs)
+    p = model.params
+    assert (p.information, p.prospect.lam, p.reviews.enabled, p.buyers) == (
+        "transparent", 1.0, True, 80)
+    assert model.seed == 11 and model.buyers.active.sum() == 80
+
+
+def test_twin_arms_step_in_lockstep_and_each_matches_its_arm_run_alone(tiny):
+    arms = tuple((name, tiny.arms[name]) for name in tiny.arm_names)
+    twin = TwinMarket(arms, seed=tiny.seed, buyers=50, information="noisy")
+    (left, a), (right, b) = markets_of(twin)
+    assert (left, right) == ("asymmetric", "transparent")
+    assert twin.differences == {"information": ("asymmetric", "transparent")}
+    # Shared controls reach both arms; the compared key keeps each arm's value.
+    assert a.params.buyers == b.params.buyers == 50
+    assert (a.params.information, b.params.information) == ("asymmetric", "transparent")
+    for _ in range(20):
+        twin.step()
+    assert twin.steps == a.steps == b.steps == 20
+    for name, market in ((left, a), (right, b)):
+        alone = LiveMarket(tiny.arms[name], arm=name, seed=tiny.seed, buyers=50)
+        for _ in range(20):
+            alone.step()
+        pd.testing.assert_frame_equal(market.metrics_frame(), alone.metrics_frame())
+    assert not np.allclose(a.metrics_frame()["volume"], b.metrics_frame()["volume"])
+
+
+def test_twin_with_an_unknown_arm_is_a_user_error(tiny):
+    arms = tuple(tiny.arms.items())
+    with pytest.raises(UserError, match="did you mean 'transparent'"):
+        TwinMarket(arms, left="asymmetric", right="transparnt")
+
+
+# ------------------------------------------------------------- market view
+def _stepped(tiny, arm="transparent", steps=3, **controls):
+    model = LiveMarket(tiny.arms[arm], arm=arm, seed=tiny.seed, **controls)
+    for _ in range(steps):
+        model.step()
+    return model
+
+
+def test_market_marks_show_every_agent_and_every_purchase_of_a_small_market(tiny):
+    model = _stepped(tiny)
+    snap = model.snapshot()
+    marks = market_marks(snap)
+    assert len(marks.seller_quality) == snap["seller_in_market"].sum() == 20
+    assert np.all(np.diff(marks.seller_quality) >= 0)  # sorted by true quality
+    assert len(marks.buyer_trust) == snap["buyer_active"].sum()
+    assert marks.seller_count.max() == marks.buyer_count.max() == 1
+    volume = model.metrics["volume"]
+    assert volume > 0
+    assert marks.links[:, 2].sum() == volume == marks.seller_sales.sum()
+    # Every link joins a buyer to the seller it bought from.
+    active = np.flatnonzero(snap["buyer_active"])
+    assert marks.links.shape[0] == (snap["buyer_seller"][active] >= 0).sum()
+
+
+def test_market_marks_group_a_large_market_and_conserve_counts(tiny):
+    model = _stepped(tiny, buyers=700, sellers=90)
+    snap = model.snapshot()
+    marks = market_marks(snap, max_sellers=25, max_buyers=100)
+    assert len(marks.seller_quality) == 25 and len(marks.buyer_trust) == 100
+    assert marks.seller_count.sum() == 90 and marks.buyer_count.sum() == 700
+    assert marks.links[:, 2].sum() == model.metrics["volume"] == marks.seller_sales.sum()
+    trust = snap["buyer_trust"][snap["buyer_active"]]
+    assert np.isclose((marks.buyer_trust * marks.buyer_count).sum(), trust.sum())
+
+
+def test_market_view_draws_one_point_per_mark(tiny):
+    marks = market_marks(_stepped(tiny).snapshot())
+    fig = draw_market(marks, "t")
+    ax = fig.axes[0]
+    points = sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_sizes")
+                 and c.get_offsets().ndim == 2 and len(c.get_sizes()))
+    assert points == len(marks.seller_quality) + len(marks.buyer_trust)
+    assert ax.get_title() == "t"
+
+
+def test_metric_chart_draws_a_line_per_arm_with_gaps_where_nothing_traded():
+    a = pd.Series([0.5, np.nan, 0.4], index=[1, 2, 3])
+    b = pd.Series([0.7, 0.7, 0.8], index=[1, 2, 3])
+    ax = draw_metric("price", [("left", a), ("right", b)]).axes[0]
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["left", "right"]
+    assert np.isnan(lines[0].get_ydata()[1])
+    assert ax.get_legend() is not None
+    assert draw_metric("trust", [("x", b)]).axes[0].get_ylim() == (-0.02, 1.02)
+
+
+# ------------------------------------------------------------------- setup
+def test_setup_chooses_arms_for_single_and_twin_pages(tiny):
+    assert make_setup(tiny.path).arms == ("asymmetric",)
+    assert make_setup(tiny.path, ["transparent"]).arms == ("transparent",)
+    assert make_setup(tiny.path, twin=True).arms == ("asymmetric", "transparent")
+    assert make_setup(tiny.path, ["transparent"], twin=True).arms == (
+        "asymmetric", "transparent")
+    assert make_setup(tiny.path, ["transparent", "asymmetric"], twin=True).arms == (
+        "transparent", "asymmetric")
+
+
+def test_twin_controls_leave_out_what_the_arms_differ_in(tiny):
+    params = twin_params(make_setup(tiny.path, twin=True))
+    assert "information" not in params
+    assert params["left"]["value"] == "asymmetric" and params["right"]["value"] == "transparent"
+    assert params["left"]["values"] == ["asymmetric", "transparent"]
+    assert "buyers" in params and "prospect__lam" in params
+
+
+def test_viz_command_reports_mistakes_in_one_line_before_serving(scenario_file, capsys):
+    path = scenario_file()
+    cases = [
+        (["viz", str(path.with_name("missing.toml"))], "no such scenario file"),
+        (["viz", str(path), "--arm", "transparnt"], "did you mean 'transparent'"),
+        (["viz", str(path), "--arm", "asymmetric", "--arm", "transparent"],
+         "expected one arm (or two with --twin)"),
+        (["viz", str(scenario_file(ONE_ARM, "one.toml")), "--twin"], "at least two arms"),
+        (["viz", str(path), "--port", "70000"], "from 0 to 65535"),
+        (["viz", str(path), "--host", "no-such-host.invalid"], "--host"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+        assert err.count("\n") == 1
+
+
+def test_viz_command_refuses_a_busy_port(scenario_file, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["viz", str(scenario_file()), "--port", str(port)]) == 2
+    assert f"--port {port}: cannot listen there" in capsys.readouterr().err
+
+
+# -------------------------------------------------------------- pages
+@solara.component
+def _InLayout(page):
+    """The page inside an AppLayout, so its sidebar (controls) renders as in the server."""
+    with solara.AppLayout() as layout:
+        page()
+    return layout
+
+
+def _render(page, monkeypatch, path, arms=""):
+    monkeypatch.setenv(ENV_SCENARIO, str(path))
+    monkeypatch.setenv(ENV_ARMS, arms)
+    _box, rc = solara.render(_InLayout(page), handle_error=False)
+    return rc
+
+
+def _status(rc) -> list[str]:
+    return [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets]
+
+
+def _images(rc) -> list[bytes]:
+    return [w.value for w in rc.find(widgets.Image).widgets]
+
+
+def test_page_renders_controls_and_charts_and_steps_and_resets(monkeypatch, scenario_file):
+    rc = _render(Page, monkeypatch, scenario_file())
+    assert rc.find(v.Select, label="Information regime").widget.v_model == "asymmetric"
+    rc.find(v.Slider, label="Buyers").assert_single()
+    rc.find(v.Checkbox, label="Reviews: public ratings").assert_single()
+    before = _images(rc)
+    assert len(before) == 1 + len(CHARTS)
+    rc.find(children=["Time: 0.0"]).assert_single()
+
+    for _ in range(3):
+        rc.find(v.Btn, children=["Step"]).widget.click()
+    rc.find(children=["Time: 3.0"]).assert_single()
+    after = _images(rc)
+    assert all(x != y for x, y in zip(before, after, strict=True))
+    assert "step 3" in _status(rc)[0]
+
+    rc.find(v.Select, label="Information regime").widget.v_model = "transparent"
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    rc.find(children=["Time: 0.0"]).assert_single()
+    assert "information <code>transparent</code>" in _status(rc)[0]
+
+
+def test_twin_page_shows_both_arms_side_by_side_in_lockstep(monkeypatch, scenario_file):
+    rc = _render(TwinPage, monkeypatch, scenario_file())
+    assert not rc.find(v.Select, label="Information regime").widgets
+    assert rc.find(v.Select, label="Right arm").widget.v_model == "transparent"
+    assert len(_images(rc)) == 2 + len(CHARTS)
+    for _ in range(2):
+        rc.find(v.Btn, children=["Step"]).widget.click()
+    rc.find(children=["Time: 2.0"]).assert_single()
+    left, right = _status(rc)[:2]
+    assert left.startswith("<b>asymmetric</b>") and right.startswith("<b>transparent</b>")
+    assert "step 2" in left and "step 2" in right
