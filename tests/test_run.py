@@ -263,3 +263,8 @@ def test_lemons_scenario_unravels_only_without_information(tmp_path):
     for metric in ("volume", "trust"):
         asym, transp = summary.loc[("asymmetric", metric)], summary.loc[("transparent", metric)]
         assert asym["ci_high"] < transp["ci_low"], (metric, asym.to_dict(), transp.to_dict())
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(scenario_file, capsys):
+    Scenario.load(scenario_file()).run(replications=1, steps=3, progress=True)
+    assert capsys.readouterr().err == ""
