@@ -99,6 +99,8 @@ def test_controls_change_the_market_the_page_builds(tiny):
     assert (p.information, p.prospect.lam, p.reviews.enabled, p.buyers) == (
         "transparent", 1.0, True, 80)
     assert model.seed == 11 and model.buyers.active.sum() == 80
+    assert model.changed == ["buyers", "information", "prospect.lam", "reviews.enabled"]
+    assert LiveMarket(tiny.arms["asymmetric"], seed=1).changed == []
 
 
 def test_twin_arms_step_in_lockstep_and_each_matches_its_arm_run_alone(tiny):
@@ -273,6 +275,7 @@ def test_page_renders_controls_and_charts_and_steps_and_resets(monkeypatch, scen
     rc.find(v.Btn, children=["Reset"]).widget.click()
     rc.find(children=["Time: 0.0"]).assert_single()
     assert "information <code>transparent</code>" in _status(rc)[0]
+    assert "(changed: information)" in _status(rc)[0]
 
 
 def test_twin_page_shows_both_arms_side_by_side_in_lockstep(monkeypatch, scenario_file):

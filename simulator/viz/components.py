@@ -36,7 +36,10 @@ def describe(name: str, market: MarketModel, model=None) -> str:
     (Plain HTML, not Markdown: solara's Markdown fetches KaTeX from a CDN.)
     """
     p = market.params
-    parts = [f"<b>{escape(name)}</b>", f"information <code>{p.information}</code>",
+    changed = getattr(market, "changed", [])
+    label = f"<b>{escape(name)}</b>" + (
+        f" (changed: {escape(', '.join(changed))})" if changed else "")
+    parts = [label, f"information <code>{p.information}</code>",
              f"pricing <code>{p.pricing}</code>", f"{p.buyers} buyers, {p.sellers} sellers",
              f"&lambda; {p.prospect.lam:g}"]
     if p.information == "noisy":

@@ -15,9 +15,9 @@ import numpy as np
 
 from ..errors import UserError
 from ..model import MarketModel
-from ..params import MarketParams, iter_fields, suggest
+from ..params import MarketParams, suggest
 from ..runner import replication_seeds
-from .controls import get_dotted, key_of, overrides, parse_seed
+from .controls import key_of, overrides, parse_seed
 
 
 def seed_sequence(seed: int) -> np.random.SeedSequence:
@@ -36,6 +36,8 @@ class LiveMarket(MarketModel):
         super().__init__(params, rng=seed_sequence(seed), **overrides(controls))
         self.arm = arm
         self.seed = seed
+        #: Keys the controls changed from the arm's own values (the page says so).
+        self.changed = sorted(differences(params, self.params)) if params is not None else []
 
 
 class TwinMarket(mesa.Model):
@@ -75,12 +77,22 @@ class TwinMarket(mesa.Model):
 
 
 def differences(a: MarketParams, b: MarketParams) -> dict[str, tuple[Any, Any]]:
-    """Dotted key -> (value in a, value in b) for every market key where a and b differ."""
+    """Dotted key -> (value in a, value in b) for every market key where a and b differ.
+
+    Compares the whole parameter trees, named tables (like buyer segments) included.
+    """
+    flat_a, flat_b = _flatten(a.to_dict()), _flatten(b.to_dict())
+    return {key: (flat_a.get(key), flat_b.get(key)) for key in sorted(flat_a.keys() | flat_b)
+            if flat_a.get(key) != flat_b.get(key)}
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out = {}
-    for key, *_ in iter_fields(MarketParams):
-        va, vb = get_dotted(a, key), get_dotted(b, key)
-        if va != vb:
-            out[key] = (va, vb)
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
     return out
 
 

@@ -1,0 +1,210 @@
+"""`infogap viz` in a real browser: Debian's headless Chromium driven by Playwright.
+
+Each page is served by its own `infogap viz` process on a free loopback port
+and stopped through its process handle, as Ctrl+C would. The pages must work
+offline, so any request that leaves the machine, or any asset the server
+cannot serve, fails the test. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from simulator.viz.charts import CHARTS
+from simulator.viz.controls import CHOICES, SLIDERS, mechanism_switches
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+START_TIMEOUT = 90  # seconds for a server to print its address and answer (2 busy cores)
+UI_TIMEOUT = 30_000  # milliseconds for the page to react to a click
+
+
+class VizServer:
+    """An `infogap viz` process on a free loopback port, stopped by its own handle."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "viz", "--port", "0", *args],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.url = ""
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def wait_ready(self) -> str:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.url:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                pytest.fail(f"infogap viz printed no address:\n{''.join(self.output)}")
+            if " at http://" in line:
+                self.url = line.rsplit(" at ", 1)[1].strip()
+        assert urlparse(self.url).hostname == "127.0.0.1"  # loopback by default
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    if response.status == 200:
+                        return self.url
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail(f"{self.url} did not answer:\n{''.join(self.output)}")
+
+    def stop(self) -> int:
+        """Ctrl+C through the process handle; kill only if it does not stop."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs it with apt-get")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def servers(chromium):
+    """The one-arm page and the twin page of the default scenario, started together."""
+    started = {"single": VizServer(), "twin": VizServer("--twin")}
+    try:
+        for server in started.values():
+            server.wait_ready()
+        yield started
+    finally:
+        codes = {name: server.stop() for name, server in started.items()}
+    for name, server in started.items():
+        assert codes[name] == 0, f"{name}: exit {codes[name]}\n{''.join(server.output)}"
+        assert "infogap viz: stopped" in "".join(server.output)
+
+
+class Watch:
+    """A page plus every request that left the machine or found nothing."""
+
+    def __init__(self, browser, url: str):
+        self.page = browser.new_page(viewport={"width": 1500, "height": 1050})
+        self.page.set_default_timeout(UI_TIMEOUT)
+        self.outside: list[str] = []
+        self.missing: list[str] = []
+        here = urlparse(url).netloc
+        self.page.on("request", lambda r: self.outside.append(r.url)
+                     if urlparse(r.url).scheme in ("http", "https", "ws", "wss")
+                     and urlparse(r.url).netloc != here else None)
+        self.page.on("response", lambda r: self.missing.append(f"{r.status} {r.url}")
+                     if r.status >= 400 else None)
+        self.page.goto(url)
+        self.page.get_by_role("button", name="Step").wait_for()
+
+    def images(self) -> list[str]:
+        """The chart and market-view images (PNG data URLs) in the main area."""
+        return self.page.eval_on_selector_all(
+            "main img, .solara-content-main img",
+            "els => els.filter(e => e.naturalWidth > 0).map(e => e.src)")
+
+    def step_to(self, n: int) -> None:
+        self.page.get_by_role("button", name="Step").click()
+        self.page.get_by_text(f"Time: {n}.0", exact=True).wait_for()
+
+    def status(self) -> list[str]:
+        return self.page.locator(".infogap-market-line").all_inner_texts()
+
+    def wait_until(self, check, what: str) -> None:
+        deadline = time.monotonic() + UI_TIMEOUT / 1000
+        while not check():
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {what}")
+            self.page.wait_for_timeout(100)
+
+    def offline_checks(self) -> None:
+        assert self.outside == [], f"requests left the machine: {self.outside}"
+        assert self.missing == [], f"assets the server could not serve: {self.missing}"
+
+
+def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, servers):
+    watch = Watch(chromium, servers["single"].url)
+    page = watch.page
+    for label in [*CHOICES.values(), *(s[0] for s in SLIDERS.values()),
+                  *mechanism_switches().values(), "Seed"]:
+        assert page.get_by_text(label, exact=True).first.is_visible(), label
+    watch.wait_until(lambda: len(watch.images()) == 1 + len(CHARTS), "the charts")
+    page.get_by_text("Time: 0.0", exact=True).wait_for()
+    before = watch.images()
+    assert "step 0" in watch.status()[0]
+
+    for n in (1, 2, 3):
+        watch.step_to(n)
+    watch.wait_until(lambda: all(a != b for a, b in zip(before, watch.images(), strict=True)),
+                     "every chart to redraw")
+    watch.wait_until(lambda: "step 3" in watch.status()[0], "the status line")
+    assert "information asymmetric" in watch.status()[0]
+
+    page.locator(".v-select").filter(has_text="Information regime").click()
+    page.get_by_role("option", name="transparent", exact=True).click()
+    page.get_by_role("button", name="Reset").click()
+    page.get_by_text("Time: 0.0", exact=True).wait_for()
+    watch.wait_until(lambda: "information transparent" in watch.status()[0],
+                     "the reset market to use the new regime")
+    watch.step_to(1)
+    watch.wait_until(lambda: "step 1" in watch.status()[0], "a step of the new market")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "viz-single.png")
+    watch.offline_checks()
+    page.close()
+
+
+def test_twin_page_steps_both_arms_in_lockstep(chromium, servers):
+    watch = Watch(chromium, servers["twin"].url)
+    page = watch.page
+    for label in ("Left arm", "Right arm", "Buyers", "Seed"):
+        assert page.get_by_text(label, exact=True).first.is_visible(), label
+    assert page.get_by_text("Information regime", exact=True).count() == 0
+    watch.wait_until(lambda: len(watch.images()) == 2 + len(CHARTS), "the charts")
+
+    for n in (1, 2, 3):
+        watch.step_to(n)
+    watch.wait_until(lambda: all("step 3" in s for s in watch.status()), "both arms to step")
+    left, right = watch.status()
+    assert left.startswith("asymmetric") and right.startswith("transparent")
+    assert "information = asymmetric" in left and "information = transparent" in right
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "viz-twin.png")
+    watch.offline_checks()
+    page.close()
