@@ -226,9 +226,9 @@ def _window_text(results: Results) -> str:
 def arm_differences(results: Results) -> dict[str, dict[str, object]]:
     """For each arm, the market keys whose values are not the same in every arm."""
     flat = {arm: _flatten(results.scenario.arms[arm].to_dict()) for arm in results.arm_names}
-    keys = list(next(iter(flat.values())))
-    differing = [k for k in keys if len({repr(f[k]) for f in flat.values()}) > 1]
-    return {arm: {k: flat[arm][k] for k in differing} for arm in results.arm_names}
+    keys = list(dict.fromkeys(k for f in flat.values() for k in f))  # arms may name segments
+    differing = [k for k in keys if len({repr(f.get(k, "unset")) for f in flat.values()}) > 1]
+    return {arm: {k: flat[arm].get(k, "unset") for k in differing} for arm in results.arm_names}
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:

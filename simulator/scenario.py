@@ -227,6 +227,17 @@ def _market_keys() -> list[str]:
     return [key for key, *_ in iter_fields(MarketParams)]
 
 
+def _is_market_key(dotted: str) -> bool:
+    """Whether `dotted` names a market leaf; a `NAME` part in the schema matches any name."""
+    parts = dotted.split(".")
+    for key in _market_keys():
+        pattern = key.split(".")
+        if len(pattern) == len(parts) and all(
+                p == "NAME" or p == q for p, q in zip(pattern, parts, strict=True)):
+            return True
+    return False
+
+
 def _check_override_key(key: str, data: dict[str, Any]) -> None:
     """Refuse an override that does not name a real key, before it can create one."""
     parts = key.split(".")
@@ -237,7 +248,7 @@ def _check_override_key(key: str, data: dict[str, Any]) -> None:
             return
         raise _unknown_override(key, [f"scenario.{n}" for n in names])
     if head == "market":
-        if ".".join(parts[1:]) in _market_keys():
+        if _is_market_key(".".join(parts[1:])):
             return
         raise _unknown_override(key, [f"market.{k}" for k in _market_keys()])
     if head == "arms" and len(parts) >= 4 and parts[2] == "market":
@@ -246,7 +257,7 @@ def _check_override_key(key: str, data: dict[str, Any]) -> None:
             raise ParamError(key, "an existing arm", parts[1], message=(
                 f"--set {key}: no arm named '{parts[1]}'{suggest(parts[1], list(arms))}; "
                 f"arms: {', '.join(arms) or 'none'}"))
-        if ".".join(parts[3:]) in _market_keys():
+        if _is_market_key(".".join(parts[3:])):
             return
         raise _unknown_override(key, [f"arms.{parts[1]}.market.{k}" for k in _market_keys()])
     raise ParamError(key, "a known key", key, message=(
