@@ -33,6 +33,13 @@ METRICS: tuple[str, ...] = (
 
 HEADLINE: tuple[str, ...] = ("price", "volume", "trust", "churn")
 
+#: Buyer-side metrics that are also reported per buyer segment. Counts and
+#: surpluses add up over segments; rates and means are per segment.
+SEGMENT_METRICS: tuple[str, ...] = (
+    "price", "volume", "trust", "churn", "switch_rate", "exit_rate", "quality_traded",
+    "consumer_surplus", "satisfaction", "expectation_gap", "active_buyers",
+)
+
 
 def first_best(model, buyers) -> float:
     """Surplus if every active buyer got the seller maximising theta*q - c, capacity respected.
@@ -89,8 +96,7 @@ def step_metrics(model, offering: np.ndarray, active_at_start: int, switchers: i
         "active_sellers": float(len(offering)),
         "entries": float(model.step_entries),
         "exits": float(model.step_exits),
-        "satisfaction": float(model.valuation.satisfaction(
-            t["theta"], t["delivered"], t["expected"]).mean()) if traded else 0.0,
+        "satisfaction": float(satisfaction(model).mean()) if traded else 0.0,
         "expectation_gap": float((t["expected"] - t["delivered"]).mean()) if traded else 0.0,
     }
     m["churn"] = m["switch_rate"] + m["exit_rate"]
@@ -110,3 +116,45 @@ def step_metrics(model, offering: np.ndarray, active_at_start: int, switchers: i
     for name in METRICS:
         m.setdefault(name, 0.0)
     return m
+
+
+def satisfaction(model) -> np.ndarray:
+    """Each trade's experienced payoff against expectation, valued by the buyer's own CPT
+    value function (disappointment weighs lam times more than delight)."""
+    t = model.trades
+    return model.by_segment(t["buyer"], "satisfaction", t["theta"], t["delivered"],
+                            t["expected"])
+
+
+def segment_metrics(model, start_segments: np.ndarray, switched_segments: np.ndarray,
+                    leaving_segments: np.ndarray) -> dict[str, dict[str, float]]:
+    """SEGMENT_METRICS for each named segment this step (after churn)."""
+    b, t = model.buyers, model.trades
+    trade_seg = b.segment[t["buyer"]]
+    sat = satisfaction(model) if len(t["buyer"]) else np.zeros(0)
+    active = b.active[: b.size]
+    seg_now = b.segment[: b.size]
+    out = {}
+    for k, name in enumerate(model.segment_names):
+        mine = trade_seg == k
+        n_start = max(int((start_segments == k).sum()), 1)
+        here = active & (seg_now == k)
+        traded = bool(mine.any())
+        switch = float((switched_segments == k).sum()) / n_start
+        leave = float((leaving_segments == k).sum()) / n_start
+        out[name] = {
+            "price": float(t["price"][mine].mean()) if traded else float("nan"),
+            "volume": float(mine.sum()),
+            "trust": float(b.trust[: b.size][here].mean()) if here.any() else 0.0,
+            "churn": switch + leave,
+            "switch_rate": switch,
+            "exit_rate": leave,
+            "quality_traded": float(t["delivered"][mine].mean()) if traded else 0.0,
+            "consumer_surplus": float(np.sum(t["theta"][mine] * t["delivered"][mine]
+                                             - t["price"][mine] - t["switching_cost"][mine])),
+            "satisfaction": float(sat[mine].mean()) if traded else 0.0,
+            "expectation_gap": float((t["expected"][mine] - t["delivered"][mine]).mean())
+            if traded else 0.0,
+            "active_buyers": float(here.sum()),
+        }
+    return out

@@ -10,6 +10,7 @@ churn, entry and exit, data collection.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import mesa
@@ -23,7 +24,7 @@ from .mechanisms.reviews import ReviewBoard
 from .mechanisms.seller_choices import CERTIFIED, N_POOLS, WARRANTY, SellerChoices
 from .mechanisms.word_of_mouth import SocialNetwork
 from .metrics import METRICS
-from .params import MarketParams
+from .params import MarketParams, SegmentParams
 from .pricing import adaptive_prices, clearing_price
 from .state import BUYER_COLUMNS, SELLER_COLUMNS, Table
 from .valuation import Valuation
@@ -44,14 +45,25 @@ class MarketModel(mesa.Model):
         **overrides: dotted-key overrides, e.g. ``**{"prospect.lam": 1.0}``.
     """
 
-    def __init__(self, params: MarketParams | dict | None = None, *, rng=None, **overrides):
+    def __init__(self, params: MarketParams | dict | None = None, *, rng=None,
+                 record_panel: bool = False, **overrides):
         super().__init__(rng=rng)
         if not isinstance(params, MarketParams):
             params = MarketParams.from_dict(params)
         if overrides:
             params = params.replace(**overrides)
         self.params = p = params
-        self.valuation = Valuation(p.prospect, p.beliefs.nodes)
+        # Buyer segments (one implicit segment when the scenario declares none).
+        self.segment_names = list(p.segments)
+        self.segments = list(p.segments.values()) or [
+            SegmentParams(share=1.0, taste=p.taste, prospect=p.prospect, trust=p.trust)]
+        self.valuations = [Valuation(seg.prospect, p.beliefs.nodes) for seg in self.segments]
+        self.valuation = self.valuations[0]
+        self.segment_trust = {name: np.array([getattr(seg.trust, name) for seg in self.segments])
+                              for name in ("initial", "gain", "loss", "tolerance", "leave_below")}
+        self.segment_reading = np.array([seg.review_weight for seg in self.segments])
+        self.record_panel = record_panel
+        self._panel: list[dict[str, np.ndarray]] = []
 
         q = p.quality
         if q.distribution == "two_type":
@@ -102,8 +114,10 @@ class MarketModel(mesa.Model):
         self._add_sellers(p.sellers)
         self._add_buyers(p.buyers)
         self.metrics: dict[str, float] = dict.fromkeys(METRICS, 0.0)
+        self.segment_metrics: dict[str, dict[str, float]] = {}
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: _reporter(name) for name in METRICS})
+            model_reporters={name: _reporter(name) for name in METRICS},
+            tables={"segments": ["step", "segment", *metric_calc.SEGMENT_METRICS]})
         self.running = True
 
     # ----------------------------------------------------------------- agents
@@ -115,8 +129,20 @@ class MarketModel(mesa.Model):
             return q.low + (q.high - q.low) * self.rng.beta(q.a, q.b, n)
         return self.rng.uniform(q.low, q.high, n)
 
-    def _draw_taste(self, n: int) -> np.ndarray:
-        t = self.params.taste
+    def _draw_segments(self, n: int) -> np.ndarray:
+        """Initial buyers: exact shares (largest remainder); newcomers: drawn by share."""
+        shares = np.array([seg.share for seg in self.segments])
+        if len(shares) == 1:
+            return np.zeros(n, dtype=np.int64)
+        if self.steps > 0:
+            return self.rng.choice(len(shares), size=n, p=shares / shares.sum())
+        counts = np.floor(shares * n).astype(np.int64)
+        order = np.argsort(-(shares * n - counts), kind="stable")
+        counts[order[: n - counts.sum()]] += 1
+        return self.rng.permutation(np.repeat(np.arange(len(shares)), counts))
+
+    def _draw_taste(self, n: int, t=None) -> np.ndarray:
+        t = t or self.params.taste
         if t.distribution == "uniform":
             return self.rng.uniform(t.low, t.high, n)
         if t.distribution == "normal":
@@ -151,14 +177,38 @@ class MarketModel(mesa.Model):
         b = self.buyers
         b.fill(rows)
         b.active[rows] = True
-        b.theta[rows] = self._draw_taste(n)
-        b.trust[rows] = self.params.trust.initial
+        b.segment[rows] = self._draw_segments(n)
+        for k, seg in enumerate(self.segments):
+            mine = rows[b.segment[rows] == k]
+            b.theta[mine] = self._draw_taste(len(mine), seg.taste)
+        b.trust[rows] = self.segment_trust["initial"][b.segment[rows]]
         b.credibility[rows] = self.params.claims.credibility
         b.joined[rows] = self.steps
         self.beliefs.reset(rows)
         for r in rows:
-            self.buyer_agents[int(r)] = Buyer(self, int(r))
+            agent = Buyer(self, int(r))
+            self.buyer_agents[int(r)] = agent
+            b.uid[r] = agent.unique_id
         return rows
+
+    def by_segment(self, buyers: np.ndarray, method: str, *args) -> np.ndarray:
+        """Call a Valuation method with each buyer's own segment's preferences.
+
+        `args` are arrays whose first axis runs over `buyers` (or None).
+        """
+        if len(self.valuations) == 1:
+            return getattr(self.valuation, method)(*args)
+        seg = self.buyers.segment[buyers]
+        out = None
+        for k, val in enumerate(self.valuations):
+            mine = seg == k
+            if not mine.any():
+                continue
+            part = getattr(val, method)(*(a if a is None else a[mine] for a in args))
+            if out is None:
+                out = np.empty(seg.shape + part.shape[1:])
+            out[mine] = part
+        return out
 
     # ------------------------------------------------------------ information
     def _publish(self, rows: np.ndarray) -> None:
@@ -241,8 +291,8 @@ class MarketModel(mesa.Model):
             members = pooled[s.pool[pooled] == pool]
             sd = np.sqrt(1 / self.beliefs.pool_precision[sample, pool] + self.pool_obs_var)
             floor = self._warranty_floor(pool & WARRANTY, len(sample))
-            r = self.valuation.reservation(b.theta[sample], self.beliefs.pool_mean[sample, pool],
-                                           sd, floor)
+            r = self.by_segment(sample, "reservation", b.theta[sample],
+                                self.beliefs.pool_mean[sample, pool], sd, floor)
             # Sellers meet buyers at random, not in an auction, so a going price above what
             # the median buyer would pay leaves units unsold: it is capped there.
             target = min(clearing_price(r, s.unit_cost[members], units, weight), np.median(r))
@@ -318,8 +368,8 @@ class MarketModel(mesa.Model):
         extra = np.zeros_like(price)
         extra[:, 1:] = np.where(has_current[:, None], p.choice.switching_cost, 0.0)
         floor = self._warranty_floor(s.warranty[safe], safe.shape)
-        value = self.valuation.value(b.theta[buyers][:, None], mean, np.sqrt(var),
-                                     price + extra, floor)
+        theta = np.broadcast_to(b.theta[buyers][:, None], mean.shape)
+        value = self.by_segment(buyers, "value", theta, mean, np.sqrt(var), price + extra, floor)
         outside = np.zeros(n)
         if p.choice.logit_noise > 0:
             value = value + p.choice.logit_noise * self.rng.gumbel(size=value.shape)
@@ -434,7 +484,8 @@ class MarketModel(mesa.Model):
             mean = (1 - w) * mean + w * s.claim[cands]
             var = (1 - w) * var
         if self.reviews is not None and p.identity != "anonymous":
-            mean, var = self.reviews.combine(self, trust, cands, mean, var, hidden)
+            reading = trust * self.segment_reading[self.buyers.segment[buyers]]
+            mean, var = self.reviews.combine(self, reading, cands, mean, var, hidden)
         if p.identity != "anonymous":
             slot = bel.find(buyers, cands)
             known = (slot != EMPTY) & hidden
@@ -504,10 +555,13 @@ class MarketModel(mesa.Model):
             slot = bel.remember(w, j, expected[hidden], 1 / prior_var, self.steps)
             bel.update_slots(w, slot, quality[hidden], self.seller_obs_var)
 
-        tp = p.trust
+        seg, tp = b.segment[who], self.segment_trust
         trust = b.trust[who]
-        good = t["delivered"] >= expected - tp.tolerance
-        trust = np.where(good, trust + tp.gain * (1 - trust), trust * (1 - tp.loss))
+        good = t["delivered"] >= expected - tp["tolerance"][seg]
+        trust = np.where(good, trust + tp["gain"][seg] * (1 - trust),
+                         trust * (1 - tp["loss"][seg]))
+        b.last_gap[who] = expected - t["delivered"]
+        b.losses[who] += ~good
         if p.personalized_pricing.enabled:  # finding out about personal prices hurts
             found = t["personal"] & (self.rng.random(len(who)) < p.personalized_pricing.discovery)
             trust = np.where(found, trust * (1 - p.personalized_pricing.backlash), trust)
@@ -532,21 +586,61 @@ class MarketModel(mesa.Model):
             np.add.at(s.extra_cost, seller[caught], c.penalty)
 
     # ------------------------------------------------------------------ churn
-    def _churn(self) -> tuple[int, int]:
-        """Switchers and leavers this step; a buyer who switched and then left counts as a
-        leaver only, so churn counts buyers, not events."""
+    def _churn(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Switchers (rows) and leavers (rows) this step; a buyer who switched and then
+        left counts as a leaver only, so churn counts buyers, not events."""
         b, t = self.buyers, self.trades
         last = b.last_seller[t["buyer"]]
-        switched = (last >= 0) & (last != t["seller"])
+        switched = t["buyer"][(last >= 0) & (last != t["seller"])]
         b.last_seller[t["buyer"]] = t["seller"]
-        leaving = np.flatnonzero(b.active[: b.size]
-                                 & (b.trust[: b.size] < self.params.trust.leave_below))
-        switchers = int(np.count_nonzero(switched & ~np.isin(t["buyer"], leaving)))
+        n = b.size
+        patience = self.segment_trust["leave_below"][b.segment[:n]]
+        leaving = np.flatnonzero(b.active[:n] & (b.trust[:n] < patience))
+        switched = switched[~np.isin(switched, leaving)]
+        if self.record_panel:
+            self._record_panel(start, switched, leaving)
         self._remove_buyers(leaving)
         arrivals = self.rng.poisson(self.params.arrivals.rate * self.params.buyers)
         if arrivals:
             self._add_buyers(int(arrivals))
-        return switchers, len(leaving)
+        return switched, leaving
+
+    def _record_panel(self, start, switched, leaving) -> None:
+        """One row per buyer active at the start of the step (before its row is recycled)."""
+        b = self.buyers
+        self._panel.append({
+            "buyer": b.uid[start].copy(),
+            "step": np.full(len(start), self.steps, dtype=np.int64),
+            "segment": b.segment[start].copy(),
+            "trust": b.trust[start].copy(),
+            "tenure": self.steps - b.joined[start],
+            "last_gap": b.last_gap[start].copy(),
+            "losses_seen": b.losses[start].copy(),
+            "price_paid": b.spent[start].copy(),
+            "switched": np.isin(start, switched),
+            "left": np.isin(start, leaving),
+        })
+
+    def panel_frame(self) -> pd.DataFrame:
+        """The buyer-period panel (record_panel=True): features now, `left_next` = the
+        buyer leaves in the next step."""
+        if not self._panel:
+            return pd.DataFrame(columns=["buyer", "step", "segment", "trust", "tenure",
+                                         "last_gap", "losses_seen", "price_paid", "switched",
+                                         "left", "left_next"])
+        df = pd.DataFrame({k: np.concatenate([part[k] for part in self._panel])
+                           for k in self._panel[0]})
+        if self.segment_names:
+            df["segment"] = np.array(self.segment_names, dtype=object)[df["segment"]]
+        else:
+            df["segment"] = "all"
+        df = df.sort_values(["buyer", "step"], kind="stable").reset_index(drop=True)
+        nxt = df.groupby("buyer")["left"].shift(-1)
+        df["left_next"] = nxt.fillna(False).astype(bool)
+        # A buyer's last observed row has no next step unless the run ended: drop rows at the
+        # final step (their future is unknown) and the rows where the buyer left already.
+        df = df[(df["step"] < self.steps) & ~df["left"]].reset_index(drop=True)
+        return df
 
     def _remove_buyers(self, rows: np.ndarray) -> None:
         self.buyers.active[rows] = False
@@ -596,7 +690,8 @@ class MarketModel(mesa.Model):
         self._public_information(live)
 
     def step(self) -> None:
-        active_at_start = int(self.buyers.active[: self.buyers.size].sum())
+        start = np.flatnonzero(self.buyers.active[: self.buyers.size])
+        start_segments = self.buyers.segment[start].copy()
         self.beliefs.forget()
         self._reveal_due()
         if self.reviews is not None:
@@ -608,10 +703,17 @@ class MarketModel(mesa.Model):
         offered = np.flatnonzero(self.sellers.offering[: self.sellers.size])
         first_best = metric_calc.first_best(self, buyers_now)
         self._account()
-        switchers, leavers = self._churn()
+        switched, leaving = self._churn(start)
+        churned_segments = (self.buyers.segment[switched], self.buyers.segment[leaving])
         self._sellers_exit_and_enter()
-        self.metrics = metric_calc.step_metrics(self, offered, active_at_start, switchers,
-                                                leavers, first_best)
+        self.metrics = metric_calc.step_metrics(self, offered, len(start), len(switched),
+                                                len(leaving), first_best)
+        if self.segment_names:
+            self.segment_metrics = metric_calc.segment_metrics(self, start_segments,
+                                                               *churned_segments)
+            for name, values in self.segment_metrics.items():
+                self.datacollector.add_table_row("segments", {"step": self.steps,
+                                                              "segment": name, **values})
         self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ views
@@ -659,7 +761,24 @@ def _no_trades() -> dict[str, np.ndarray]:
 
 def run_market(params: MarketParams | dict | None, steps: int, seed: Any = None) -> pd.DataFrame:
     """Run one market for `steps` steps; one row per step, one column per metric."""
-    model = MarketModel(params, rng=seed)
+    return simulate(params, steps, seed).timeseries
+
+
+@dataclass
+class Simulation:
+    """What one run produces: metrics per step, per segment (if any), and the buyer panel."""
+
+    timeseries: pd.DataFrame
+    segments: pd.DataFrame | None
+    panel: pd.DataFrame | None
+
+
+def simulate(params: MarketParams | dict | None, steps: int, seed: Any = None, *,
+             panel: bool = False) -> Simulation:
+    model = MarketModel(params, rng=seed, record_panel=panel)
     for _ in range(steps):
         model.step()
-    return model.metrics_frame()
+    segments = None
+    if model.segment_names:
+        segments = model.datacollector.get_table_dataframe("segments")
+    return Simulation(model.metrics_frame(), segments, model.panel_frame() if panel else None)

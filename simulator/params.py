@@ -296,6 +296,24 @@ class MoralHazardParams:
     saving: float = _f(0.1, "Unit cost saved when shirking.", range=(0.0, 100.0))
 
 
+#: What a buyer segment may set for itself; everything else is the market's.
+SEGMENT_TABLES = ("taste", "prospect", "trust")
+
+
+@dataclass
+class SegmentParams:
+    share: float = _f(1.0, "Share of buyers (new ones too) in this segment; shares add up to 1.",
+                      range=(0.0, 1.0))
+    review_weight: float = _f(1.0, "How much this segment reads reviews and listens to word of "
+                              "mouth (multiplies their weight).", range=(0.0, 100.0))
+    taste: TasteParams = _f(None, "The segment's taste distribution (default: the market's).",
+                            factory=TasteParams)
+    prospect: ProspectParams = _f(None, "The segment's risk attitudes (default: the market's).",
+                                  factory=ProspectParams)
+    trust: TrustParams = _f(None, "The segment's trust dynamics and patience (default: the "
+                            "market's).", factory=TrustParams)
+
+
 @dataclass
 class MarketParams:
     buyers: int = _f(200, "Buyers at the start.", range=(1, MAX_BUYERS))
@@ -343,6 +361,10 @@ class MarketParams:
     personalized_pricing: PersonalizedPricingParams = _f(
         None, "Seller-side data about buyers.", factory=PersonalizedPricingParams)
     moral_hazard: MoralHazardParams = _f(None, "Hidden action.", factory=MoralHazardParams)
+    segments: dict[str, SegmentParams] = _f(None, "Named buyer segments: "
+                                            "[market.segments.NAME] tables with share, "
+                                            "review_weight and taste/prospect/trust overrides.",
+                                            factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -358,7 +380,10 @@ class MarketParams:
     def from_dict(cls, data: dict[str, Any] | None = None, *, where: str = "market"
                   ) -> MarketParams:
         """Build validated parameters from a (possibly partial) nested dict."""
-        params = _build(cls, data or {}, where)
+        data = dict(data or {})
+        segments = data.pop("segments", {})
+        params = _build(cls, data, where)
+        params.segments = _build_segments(segments, data, f"{where}.segments")
         _check_consistency(params, where)
         return params
 
@@ -420,6 +445,27 @@ def _build(cls: type, data: Any, where: str):
     return cls(**values)
 
 
+def _build_segments(segments: Any, market: dict, where: str) -> dict[str, SegmentParams]:
+    """Each segment starts from the market's own taste/prospect/trust tables."""
+    if not isinstance(segments, dict):
+        raise ParamError(where, "a table of named segments", segments)
+    built = {}
+    for name, seg in segments.items():
+        if not isinstance(seg, dict):
+            raise ParamError(f"{where}.{name}", "a table", seg)
+        merged = dict(seg)
+        for table in SEGMENT_TABLES:
+            base = market.get(table, {})
+            if isinstance(base, dict) and isinstance(seg.get(table, {}), dict):
+                merged[table] = {**base, **seg.get(table, {})}
+        built[name] = _build(SegmentParams, merged, f"{where}.{name}")
+    if built:
+        total = sum(seg.share for seg in built.values())
+        if abs(total - 1.0) > 1e-9:
+            raise ParamError(where, "segment shares that add up to 1", round(total, 12))
+    return built
+
+
 def _coerce(kind: type, value: Any, path: str, meta: dict) -> Any:
     if kind is bool:
         if not isinstance(value, bool):
@@ -477,7 +523,9 @@ def iter_fields(cls: type = MarketParams, prefix: str = ""):
     for f in fields(cls):
         kind = hints[f.name]
         key = f"{prefix}{f.name}"
-        if is_dataclass(kind):
+        if f.name == "segments":
+            yield from iter_fields(SegmentParams, key + ".NAME.")
+        elif is_dataclass(kind):
             yield from iter_fields(kind, key + ".")
         else:
             yield key, kind.__name__, getattr(defaults, f.name), f.metadata

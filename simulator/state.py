@@ -84,4 +84,8 @@ BUYER_COLUMNS = {
     "spent": (float, 0.0),  # money paid this step
     "joined": (np.int64, 0),
     "credibility": (float, 0.0),  # weight on sellers' claims
+    "segment": (np.int64, 0),
+    "uid": (np.int64, -1),  # the Buyer agent's unique_id (rows are recycled, ids are not)
+    "last_gap": (float, 0.0),  # expected minus delivered quality of its last purchase
+    "losses": (np.int64, 0),  # disappointing purchases so far
 }

@@ -34,17 +34,17 @@ class ReviewBoard:
     def rating_var(self, model) -> float:
         return self.p.noise**2 + model.noise_var
 
-    def combine(self, model, buyers_trust: np.ndarray, cands: np.ndarray, mean: np.ndarray,
+    def combine(self, model, reading: np.ndarray, cands: np.ndarray, mean: np.ndarray,
                 var: np.ndarray, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normal-normal update of each candidate belief with the seller's public score,
-        weighted by the reader's trust (trust decides how much reviews count)."""
+        weighted per reader (its trust times how much its segment reads reviews)."""
         s = model.sellers
         n = s.rev_n[cands]
         rated = hidden & (n > 1e-9)
         if not rated.any():
             return mean, var
         score = np.where(rated, s.rev_sum[cands] / np.maximum(n, 1e-12), 0.0)
-        evidence = np.where(rated, self.p.weight * buyers_trust[:, None] * n
+        evidence = np.where(rated, self.p.weight * reading[:, None] * n
                             / self.rating_var(model), 0.0)
         prec = 1.0 / np.maximum(var, 1e-12)
         new_prec = prec + evidence

@@ -54,5 +54,6 @@ class SocialNetwork:
         # Each listener takes in one story per step (the first one it hears).
         listener, first = np.unique(listener, return_index=True)
         idx = idx[first]
-        weight = self.p.weight * model.buyers.trust[listener]
+        b = model.buyers
+        weight = self.p.weight * b.trust[listener] * model.segment_reading[b.segment[listener]]
         model.hear(listener, sel[idx], got[idx], weight)

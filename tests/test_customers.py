@@ -1,0 +1,103 @@
+"""The customer-relationship lens in the engine: segments, satisfaction and the buyer panel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator.metrics import SEGMENT_METRICS
+from simulator.model import MarketModel, simulate
+from simulator.params import MarketParams, ParamError
+
+SEGMENTED = {
+    "buyers": 301, "sellers": 30, "pricing": "markup", "arrivals": {"rate": 0.03},
+    "quality": {"low": 0.2, "high": 1.0},
+    "segments": {
+        "bargain": {"share": 0.5, "taste": {"distribution": "uniform", "low": 1.0, "high": 1.4},
+                    "trust": {"leave_below": 0.4}},
+        "quality": {"share": 0.3, "taste": {"value": 2.2}, "prospect": {"lam": 3.0}},
+        "loyal": {"share": 0.2, "trust": {"loss": 0.05, "leave_below": 0.05}},
+    },
+}
+
+
+def test_segment_shares_are_respected_exactly_at_the_start_and_on_average_after():
+    model = MarketModel(SEGMENTED, rng=1)
+    counts = np.bincount(model.buyers.segment[: model.buyers.size], minlength=3)
+    assert counts.tolist() == [151, 90, 60]  # largest remainder of 150.5, 90.3, 60.2
+    model.steps = 1  # newcomers are drawn by share
+    drawn = np.bincount(model._draw_segments(20_000), minlength=3) / 20_000
+    np.testing.assert_allclose(drawn, [0.5, 0.3, 0.2], atol=0.015)
+
+
+def test_segments_get_their_own_parameters():
+    model = MarketModel(SEGMENTED, rng=2)
+    b = model.buyers
+    quality_buyers = b.segment[: b.size] == 1
+    assert (b.theta[: b.size][quality_buyers] == 2.2).all()
+    bargain = b.segment[: b.size] == 0
+    assert b.theta[: b.size][bargain].max() <= 1.4
+    assert model.valuations[1].prefs.lam == 3.0
+    assert model.valuations[0].prefs.lam == 2.25  # the market's default
+
+
+def test_per_segment_metrics_add_up_to_the_market_total():
+    sim = simulate(SEGMENTED, 40, 3)
+    seg, ts = sim.segments, sim.timeseries
+    assert set(seg["segment"]) == {"bargain", "quality", "loyal"}
+    assert list(seg.columns) == ["step", "segment", *SEGMENT_METRICS]
+    totals = seg.groupby("step")[["volume", "consumer_surplus", "active_buyers"]].sum()
+    for name in totals:
+        np.testing.assert_allclose(totals[name].to_numpy(), ts[name].to_numpy(), rtol=1e-12)
+    # Rates weighted by each segment's buyers at the start of the step give the total.
+    start = seg.pivot(index="step", columns="segment", values="active_buyers")
+    exit_rate = seg.pivot(index="step", columns="segment", values="exit_rate")
+    prior = start.shift(1)  # buyers active at the start of step t = active after t-1
+    prior.iloc[0] = pd.Series({"bargain": 151, "loyal": 60, "quality": 90})
+    leavers = (exit_rate * prior).sum(axis=1)
+    assert leavers.sum() > 0
+    np.testing.assert_allclose(leavers.to_numpy(),
+                               (ts["exit_rate"] * prior.sum(axis=1)).to_numpy(), rtol=1e-9)
+
+
+def test_panel_left_next_matches_the_models_own_exit_events():
+    model = MarketModel(SEGMENTED, rng=4, record_panel=True)
+    left_at = {}
+    for _ in range(40):
+        before = {int(b.unique_id) for b in model.agents_by_type[type(next(iter(
+            model.buyer_agents.values())))]}
+        model.step()
+        after = {int(b.unique_id) for b in model.buyer_agents.values()}
+        for uid in before - after:
+            left_at[uid] = model.steps
+    panel = model.panel_frame()
+    assert {"buyer", "step", "segment", "trust", "tenure", "last_gap", "losses_seen",
+            "price_paid", "switched", "left_next"} <= set(panel.columns)
+    flagged = panel[panel["left_next"]]
+    assert len(flagged) > 5
+    for uid, step in zip(flagged["buyer"], flagged["step"], strict=True):
+        assert left_at[uid] == step + 1
+    # ... and every departure (but those at step 1, which have no previous row) is flagged.
+    expected = {(uid, s - 1) for uid, s in left_at.items() if s > 1}
+    assert expected == set(zip(flagged["buyer"], flagged["step"], strict=True))
+
+
+def test_satisfaction_weighs_disappointment_more_than_delight():
+    model = MarketModel({"buyers": 10, "sellers": 2}, rng=0)
+    val = model.valuation
+    theta = np.array([1.5, 1.5])
+    s = val.satisfaction(theta, np.array([0.6, 0.4]), np.array([0.5, 0.5]))
+    assert s[1] < 0 < s[0] and abs(s[1]) > 2 * abs(s[0])
+
+
+def test_segment_shares_must_add_up_and_keys_are_checked():
+    with pytest.raises(ParamError, match="add up to 1"):
+        MarketParams.from_dict({"segments": {"a": {"share": 0.5}, "b": {"share": 0.4}}})
+    with pytest.raises(ParamError, match=r"market\.segments\.a\.taste\.vlaue.*did you mean"):
+        MarketParams.from_dict({"segments": {"a": {"share": 1.0, "taste": {"vlaue": 2}}}})
+
+
+def test_panel_is_empty_but_well_formed_before_any_step():
+    panel = MarketModel(SEGMENTED, rng=5, record_panel=True).panel_frame()
+    assert isinstance(panel, pd.DataFrame) and panel.empty and "left_next" in panel.columns
