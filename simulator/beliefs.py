@@ -68,20 +68,26 @@ class BeliefStore:
     def find(self, buyers: np.ndarray, sellers: np.ndarray) -> np.ndarray:
         """Slot index of each (buyer, seller) pair, or -1 if the buyer does not know it.
 
-        `buyers` has shape (n,) and `sellers` shape (n,) or (n, k).
+        `buyers` has shape (n,) and `sellers` shape (n,) or (n, k). One pass per
+        slot over (n, k) arrays is several times faster than one (n, k, memory)
+        comparison.
         """
         slots = self.slot_seller[buyers]  # (n, memory)
-        if sellers.ndim == 1:
-            hit = slots == sellers[:, None]
-        else:
-            hit = slots[:, None, :] == sellers[:, :, None]  # (n, k, memory)
-        found = hit.any(axis=-1)
-        return np.where(found, hit.argmax(axis=-1), EMPTY)
+        two_d = sellers.ndim == 2
+        out = np.full(sellers.shape, EMPTY, dtype=np.int64)
+        for m in range(self.memory - 1, -1, -1):  # the lowest matching slot wins
+            column = slots[:, m, None] if two_d else slots[:, m]
+            np.copyto(out, m, where=column == sellers)
+        return out
 
     def remember(self, buyers: np.ndarray, sellers: np.ndarray, prior_mean: np.ndarray,
-                 prior_precision: np.ndarray, now: int) -> np.ndarray:
-        """Slots for (buyer, seller) pairs, opening one (evicting the oldest) where needed."""
-        slot = self.find(buyers, sellers)
+                 prior_precision: np.ndarray, now: int, slot: np.ndarray | None = None
+                 ) -> np.ndarray:
+        """Slots for (buyer, seller) pairs, opening one (evicting the oldest) where needed.
+
+        `slot` may pass in what `find` already returned for these pairs.
+        """
+        slot = self.find(buyers, sellers) if slot is None else slot.copy()
         new = slot == EMPTY
         if new.any():
             nb = buyers[new]

@@ -360,7 +360,7 @@ class MarketModel(mesa.Model):
         if p.trials.enabled:
             self._give_samples(buyers, safe[:, 1])
 
-        mean, var = self._predictive(buyers, safe)
+        mean, var, known_slot = self._predictive(buyers, safe)
         price = s.price[safe]
         personal = np.zeros(price.shape, dtype=bool)
         if p.personalized_pricing.enabled:
@@ -404,16 +404,15 @@ class MarketModel(mesa.Model):
             "deceptive": self._deceptive(seller, made),
         }
         # A purchase from a seller the buyer already knew says nothing about unknown sellers.
-        self.trades["blind"] = (np.isinf(s.pub_var[seller]) if p.identity == "anonymous" else
-                                np.isinf(s.pub_var[seller])
-                                & (self.beliefs.find(who, seller) == EMPTY))
+        slot = known_slot[bought, col]
+        self.trades["blind"] = np.isinf(s.pub_var[seller]) & (slot == EMPTY)
         b.bought_from[who] = seller
         b.spent[who] = paid
         s.sales[: s.size] = np.bincount(seller, minlength=s.size)
         s.revenue[: s.size] = np.bincount(seller, weights=paid, minlength=s.size)
         self.ledger = {"paid": float(b.spent[: b.size].sum()),
                        "received": float(s.revenue[: s.size].sum())}
-        self._learn(var[bought, col])
+        self._learn(var[bought, col], slot)
 
     def _deceptive(self, seller: np.ndarray, made: np.ndarray) -> np.ndarray:
         """Delivered below what was claimed or implied: a shirked unit, or a claim above
@@ -463,21 +462,30 @@ class MarketModel(mesa.Model):
         if self.params.identity == "anonymous":
             bel.update_pool(buyers, s.pool[sellers], observed, self.pool_obs_var / weight)
             return
-        mean, var = self._predictive(buyers, sellers[:, None])
+        mean, var, known = self._predictive(buyers, sellers[:, None])
         prior_var = np.maximum(var[:, 0] - self.noise_var, 1e-9)
-        slot = bel.remember(buyers, sellers, mean[:, 0], 1 / prior_var, self.steps)
+        slot = bel.remember(buyers, sellers, mean[:, 0], 1 / prior_var, self.steps, known[:, 0])
         bel.update_slots(buyers, slot, observed, self.seller_obs_var / weight)
 
-    def _predictive(self, buyers: np.ndarray, cands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each buyer's belief about the quality it would get from each candidate."""
+    def _predictive(self, buyers: np.ndarray, cands: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each buyer's belief about the quality it would get from each candidate, and the
+        slot holding its own belief about that seller (-1: it does not know it)."""
         p, s, bel = self.params, self.sellers, self.beliefs
         pub_var = s.pub_var[cands]
-        public = np.isfinite(pub_var)
         hidden = pub_var > 0
-        rows = np.broadcast_to(buyers[:, None], cands.shape)
         pool = s.pool[cands]
-        mean = np.where(public, s.pub_mean[cands], bel.pool_mean[rows, pool])
-        var = np.where(public, pub_var, 1 / bel.pool_precision[rows, pool] + self.quality_var)
+        if self.choices.learners.keys() & {"certify", "warranty"}:
+            rows = np.broadcast_to(buyers[:, None], cands.shape)
+            mean, var = bel.pool_mean[rows, pool], 1 / bel.pool_precision[rows, pool]
+        else:  # one pool: no fancy indexing needed
+            mean = np.broadcast_to(bel.pool_mean[buyers, 0][:, None], cands.shape)
+            var = np.broadcast_to(1 / bel.pool_precision[buyers, 0][:, None], cands.shape)
+        var = var + self.quality_var
+        public = np.isfinite(pub_var)
+        if public.any():
+            mean = np.where(public, s.pub_mean[cands], mean)
+            var = np.where(public, pub_var, var)
         trust = self.buyers.trust[buyers]
         if p.claims.enabled:  # a claim counts as far as the buyer has found claims true
             w = np.where(hidden, self.buyers.credibility[buyers][:, None], 0.0)
@@ -486,13 +494,17 @@ class MarketModel(mesa.Model):
         if self.reviews is not None and p.identity != "anonymous":
             reading = trust * self.segment_reading[self.buyers.segment[buyers]]
             mean, var = self.reviews.combine(self, reading, cands, mean, var, hidden)
+        slot = np.full(cands.shape, EMPTY, dtype=np.int64)
         if p.identity != "anonymous":
             slot = bel.find(buyers, cands)
             known = (slot != EMPTY) & hidden
             if known.any():
-                mean[known] = bel.slot_mean[rows[known], slot[known]]
-                var[known] = 1 / bel.slot_precision[rows[known], slot[known]]
-        return mean, var + self.noise_var
+                mean, var = mean.copy(), var.copy()
+                rows = np.broadcast_to(buyers[:, None], cands.shape)[known]
+                mean[known] = bel.slot_mean[rows, slot[known]]
+                var[known] = 1 / bel.slot_precision[rows, slot[known]]
+            slot = np.where(hidden, slot, EMPTY)
+        return mean, var + self.noise_var, slot
 
     def _allocate(self, cands, value, acceptable, capacity) -> np.ndarray:
         """Column of the candidate each buyer gets, -1 for none; capacity is respected.
@@ -534,7 +546,7 @@ class MarketModel(mesa.Model):
         return pick
 
     # --------------------------------------------------------------- learning
-    def _learn(self, predictive_var: np.ndarray) -> None:
+    def _learn(self, predictive_var: np.ndarray, slot: np.ndarray) -> None:
         """Beliefs, trust, credibility, reviews and word of mouth from this step's trades."""
         p, s, b, bel, t = self.params, self.sellers, self.buyers, self.beliefs, self.trades
         who, seller, quality, expected = t["buyer"], t["seller"], t["quality"], t["expected"]
@@ -552,8 +564,9 @@ class MarketModel(mesa.Model):
         if p.identity != "anonymous" and hidden.any():
             w, j = who[hidden], seller[hidden]
             prior_var = np.maximum(predictive_var[hidden] - self.noise_var, 1e-9)
-            slot = bel.remember(w, j, expected[hidden], 1 / prior_var, self.steps)
-            bel.update_slots(w, slot, quality[hidden], self.seller_obs_var)
+            opened = bel.remember(w, j, expected[hidden], 1 / prior_var, self.steps,
+                                  slot[hidden])
+            bel.update_slots(w, opened, quality[hidden], self.seller_obs_var)
 
         seg, tp = b.segment[who], self.segment_trust
         trust = b.trust[who]

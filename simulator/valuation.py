@@ -43,10 +43,11 @@ class Valuation:
         `floor` is a warranty: quality below it is repaired up to it (the
         payoffs stay sorted, so the rank-dependent weights still apply).
         """
-        q = mean[..., None] + sd[..., None] * self.z
         if floor is not None:
-            q = np.maximum(q, floor[..., None])
-        return theta[..., None] * q - price[..., None]
+            q = np.maximum(mean[..., None] + sd[..., None] * self.z, floor[..., None])
+            return theta[..., None] * q - price[..., None]
+        # theta * (m + s z) - p, with two operations on the (..., nodes) array, not four
+        return (theta * mean - price)[..., None] + (theta * sd)[..., None] * self.z
 
     def value(self, theta, mean, sd, price, floor=None) -> np.ndarray:
         return self.of_outcomes(self.payoffs(theta, mean, sd, price, floor))
