@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import bisect
 import math
+import statistics
 from typing import Any
 
 import mesa
 import pandas as pd
 
-from simulator.params import MarketParams, iter_fields
+from simulator.params import MarketParams
 from simulator.prospect import ProspectTheory, normal_nodes
 
 #: Parameters the reference loop implements. Every other parameter must stay at its
@@ -58,18 +59,24 @@ CLEARING_SAMPLE = 2000
 
 
 def check_core_only(params: MarketParams) -> None:
-    """Refuse parameters that switch on something beyond the core."""
-    extra = [key for key, _, default, _ in iter_fields()
-             if key not in IMPLEMENTED_KEYS and _get(params, key) != default]
+    """Refuse parameters that switch on something beyond the core (buyer segments too)."""
+    found, default = _leaves(params.to_dict()), _leaves(MarketParams().to_dict())
+    extra = sorted(key for key in found.keys() | default.keys()
+                   if key not in IMPLEMENTED_KEYS and found.get(key) != default.get(key))
     if extra:
         raise ValueError(f"the reference loop implements the market core only; "
                          f"these are not at their defaults: {', '.join(extra)}")
 
 
-def _get(params: MarketParams, key: str) -> Any:
-    for part in key.split("."):
-        params = getattr(params, part)
-    return params
+def _leaves(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> value for every leaf of a nested dict."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_leaves(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 class RefSeller(mesa.Agent):
@@ -144,11 +151,16 @@ class RefSeller(mesa.Agent):
 class Option:
     """One candidate purchase as a buyer sees it."""
 
-    __slots__ = ("seller", "price", "extra", "mean", "var", "value")
+    __slots__ = ("seller", "price", "extra", "mean", "var", "known", "value")
 
-    def __init__(self, seller, price, extra, mean, var, value):
+    @property
+    def blind(self) -> bool:
+        """Bought with nothing known about this seller but what the market is worth."""
+        return math.isinf(self.seller.pub_var) and not self.known
+
+    def __init__(self, seller, price, extra, mean, var, known, value):
         self.seller, self.price, self.extra = seller, price, extra
-        self.mean, self.var, self.value = mean, var, value
+        self.mean, self.var, self.known, self.value = mean, var, known, value
 
 
 class RefBuyer(mesa.Agent):
@@ -182,15 +194,16 @@ class RefBuyer(mesa.Agent):
             for slot in self.known.values():
                 slot[1] = max(slot[1] * keep, m.prior_precision)
 
-    def predict(self, seller: RefSeller) -> tuple[float, float]:
-        """Mean and variance of the quality this buyer expects to receive from the seller."""
+    def predict(self, seller: RefSeller) -> tuple[float, float, bool]:
+        """Mean and variance of the quality this buyer expects to receive from the seller,
+        and whether that comes from its own memory of the seller."""
         m = self.model
         if m.params.identity != "anonymous" and seller.pub_var > 0 and seller in self.known:
             mean, precision, _ = self.known[seller]
-            return mean, 1.0 / precision + m.noise_var
+            return mean, 1.0 / precision + m.noise_var, True
         if math.isfinite(seller.pub_var):
-            return seller.pub_mean, seller.pub_var + m.noise_var
-        return self.pool_mean, 1.0 / self.pool_precision + m.quality_var + m.noise_var
+            return seller.pub_mean, seller.pub_var + m.noise_var, False
+        return self.pool_mean, 1.0 / self.pool_precision + m.quality_var + m.noise_var, False
 
     # -------------------------------------------------------------- choose
     def choose(self) -> None:
@@ -202,22 +215,24 @@ class RefBuyer(mesa.Agent):
         if p.identity == "anonymous" or current is None or not current.offering:
             current = None
         sampled = [offering[rnd.randrange(len(offering))] for _ in range(p.choice.candidates)]
+        extra = p.choice.switching_cost if current is not None else 0.0
         candidates = [] if current is None else [(current, 0.0)]
-        if not (p.identity == "partners" and current is not None):
-            extra = p.choice.switching_cost if current is not None else 0.0
-            candidates += [(seller, extra) for seller in sampled]
+        candidates += [(seller, extra) for seller in sampled]
 
         noise = p.choice.logit_noise
         options = []
         for seller, extra in candidates:
-            mean, var = self.predict(seller)
+            mean, var, known = self.predict(seller)
             value = m.cpt_value(self.theta, mean, math.sqrt(var), seller.price + extra)
             if noise > 0:
                 value += noise * m.gumbel()
-            options.append(Option(seller, seller.price, extra, mean, var, value))
+            options.append(Option(seller, seller.price, extra, mean, var, known, value))
         outside = noise * m.gumbel() if noise > 0 else 0.0
-        options.sort(key=lambda o: -o.value)  # stable: the current seller wins ties
-        self.choices = [o for o in options if o.value >= outside - 1e-12]
+        acceptable = [o for o in options if o.value >= outside - 1e-12]
+        if p.identity == "partners" and current is not None and options[0] in acceptable:
+            acceptable = [options[0]]  # a partner still worth buying from: nobody else
+        acceptable.sort(key=lambda o: -o.value)  # stable: the current seller wins ties
+        self.choices = acceptable
 
     def buy(self, option: Option) -> None:
         m = self.model
@@ -232,7 +247,7 @@ class RefBuyer(mesa.Agent):
         """Update beliefs from own purchase and the market's news, then trust."""
         m, p = self.model, self.model.params
         o = self.bought
-        if o is not None and math.isinf(o.seller.pub_var):  # bought blind: market evidence
+        if o is not None and o.blind:  # evidence about what unknown sellers are worth
             self._update_pool(self.delivered, m.pool_obs_var)
         if market_news is not None:
             self._update_pool(market_news, m.pool_obs_var / p.beliefs.market_feedback)
@@ -386,7 +401,7 @@ class ReferenceMarket(mesa.Model):
         if self.offering and len(self.buyers):
             self.buyers.shuffle_do("choose")
             self._settle()
-            blind = [b.delivered for b in self.trades if math.isinf(b.bought.seller.pub_var)]
+            blind = [b.delivered for b in self.trades if b.bought.blind]
             news = (sum(blind) / len(blind)
                     if blind and p.beliefs.market_feedback > 0 else None)
             self.buyers.do("learn", news)
@@ -450,7 +465,10 @@ class ReferenceMarket(mesa.Model):
             reservations = [self.reservation(b.theta, b.pool_mean,
                                              math.sqrt(1 / b.pool_precision + self.pool_obs_var))
                             for b in sample]
-            target = clearing_price(reservations, [s.cost for s in pooled], units, weight)
+            # Sellers meet buyers at random, not in an auction: a going price above what
+            # the median buyer would pay leaves units unsold, so it is capped there.
+            target = min(clearing_price(reservations, [s.cost for s in pooled], units, weight),
+                         statistics.median(reservations))
             self.pool_price = _move(self.pool_price, target, eta)
             for s in pooled:
                 s.price = self.pool_price
@@ -482,7 +500,7 @@ class ReferenceMarket(mesa.Model):
                 hi = mid
             else:
                 lo = mid + 1
-        return levels[lo]
+        return min(levels[lo], statistics.median(tastes))  # random matching, as above
 
     # ------------------------------------------------------- sellers come, go
     def _sellers_exit_and_enter(self) -> None:
