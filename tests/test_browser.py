@@ -185,6 +185,13 @@ def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, server
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "viz-single.png")
+
+    # A mistyped seed: Reset still builds a market, and the page says what was wrong.
+    seed = page.get_by_label("Seed")
+    seed.fill("x1")
+    seed.press("Enter")
+    page.get_by_role("button", name="Reset").click()
+    page.locator(".infogap-problem").filter(has_text="found 'x1'; running seed 0").wait_for()
     watch.offline_checks()
     page.close()
 

@@ -123,6 +123,15 @@ def test_twin_arms_step_in_lockstep_and_each_matches_its_arm_run_alone(tiny):
     assert not np.allclose(a.metrics_frame()["volume"], b.metrics_frame()["volume"])
 
 
+def test_a_mistyped_seed_still_builds_a_market_and_says_what_was_wrong(tiny):
+    model = LiveMarket(tiny.arms["asymmetric"], seed="12a")
+    assert model.seed == 0
+    assert model.problem == "seed: expected a whole number >= 0, found '12a'; running seed 0 instead"
+    assert LiveMarket(tiny.arms["asymmetric"], seed="12").problem == ""
+    twin = TwinMarket(tuple(tiny.arms.items()), seed="x")
+    assert twin.problem.startswith("seed: expected") and twin.sides[0][1].seed == 0
+
+
 def test_twin_with_an_unknown_arm_is_a_user_error(tiny):
     arms = tuple(tiny.arms.items())
     with pytest.raises(UserError, match="did you mean 'transparent'"):
@@ -276,6 +285,12 @@ def test_page_renders_controls_and_charts_and_steps_and_resets(monkeypatch, scen
     rc.find(children=["Time: 0.0"]).assert_single()
     assert "information <code>transparent</code>" in _status(rc)[0]
     assert "(changed: information)" in _status(rc)[0]
+
+    seed = rc.find(v.TextField, label="Seed").widget
+    seed.v_model = "x1"
+    seed.fire_event("keyup.enter", None)  # the text field reports its value on Enter
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert "found &#x27;x1&#x27;; running seed 0 instead" in _status(rc)[0]
 
 
 def test_twin_page_shows_both_arms_side_by_side_in_lockstep(monkeypatch, scenario_file):

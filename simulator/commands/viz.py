@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -36,10 +37,10 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, found {text!r}") from None
 
 
-def viz_command(args) -> int:
+def viz_command(args) -> NoReturn:
     from ..viz.server import bind, serve
     from ..viz.setup import make_setup
 
     setup = make_setup(args.scenario, args.arms, twin=args.twin)
     sock = bind(args.host, args.port)
-    return serve(setup, sock)
+    serve(setup, sock)

@@ -56,7 +56,11 @@ def describe(name: str, market: MarketModel, model=None) -> str:
             for key, values in model.differences.items()))
     trades = int(market.metrics.get("volume", 0)) if market.steps else 0
     parts.append(f"<b>step {market.steps}</b>: {trades} trades")
-    return " &middot; ".join(parts)
+    line = " &middot; ".join(parts)
+    problem = getattr(model if model is not None else market, "problem", "")
+    if problem:
+        line = f'<div class="infogap-problem" style="color: #c62828">{escape(problem)}</div>{line}'
+    return line
 
 
 @solara.component

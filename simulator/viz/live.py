@@ -25,6 +25,18 @@ def seed_sequence(seed: int) -> np.random.SeedSequence:
     return replication_seeds(seed, 1)[0]
 
 
+def page_seed(text: int | str) -> tuple[int, str]:
+    """The seed typed on the page, or seed 0 and what was wrong with it.
+
+    SolaraViz's Reset swallows an exception without a word, so a mistyped seed
+    must still build a market, and the page shows the problem instead.
+    """
+    try:
+        return parse_seed(text), ""
+    except UserError as exc:
+        return 0, f"{exc}; running seed 0 instead"
+
+
 class LiveMarket(MarketModel):
     """One arm of a scenario, with the page's controls laid over it."""
 
@@ -32,7 +44,7 @@ class LiveMarket(MarketModel):
                  seed: int | str = 0, scenario: Any = None, **controls: Any):
         # SolaraViz's Reset also passes a Mesa `scenario` (a bare parameter holder with
         # no seed); the arm's parameters and `seed` already say everything, so it is unused.
-        seed = parse_seed(seed)
+        seed, self.problem = page_seed(seed)
         super().__init__(params, rng=seed_sequence(seed), **overrides(controls))
         self.arm = arm
         self.seed = seed
@@ -50,7 +62,7 @@ class TwinMarket(mesa.Model):
 
     def __init__(self, arms: tuple[tuple[str, MarketParams], ...] = (), left: str = "",
                  right: str = "", seed: int | str = 0, scenario: Any = None, **controls: Any):
-        seed = parse_seed(seed)
+        seed, self.problem = page_seed(seed)
         super().__init__(rng=seed)
         by_name = dict(arms)
         names = list(by_name)

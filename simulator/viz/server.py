@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 import warnings
+from typing import NoReturn
 
 from ..errors import UserError
 from .setup import ENV_ARMS, ENV_SCENARIO, Setup
@@ -62,8 +63,8 @@ def is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def serve(setup: Setup, sock: socket.socket, out=sys.stdout) -> int:
-    """Serve the page for `setup` on `sock` until interrupted."""
+def serve(setup: Setup, sock: socket.socket, out=sys.stdout) -> NoReturn:
+    """Serve the page for `setup` on `sock` until interrupted, then end the process."""
     for key, value in SOLARA_ENV.items():
         os.environ.setdefault(key, value)
     os.environ["SOLARA_APP"] = "simulator.viz.app:" + ("TwinPage" if setup.twin else "Page")
@@ -92,4 +93,7 @@ def serve(setup: Setup, sock: socket.socket, out=sys.stdout) -> int:
     finally:
         sock.close()
     print("infogap viz: stopped", file=out, flush=True)
-    return 0
+    sys.stderr.flush()
+    # A page left playing keeps SolaraViz's stepping thread alive, and it is not a
+    # daemon: leave without waiting for it (nothing is left unwritten).
+    os._exit(0)
