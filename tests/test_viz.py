@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import ipyvuetify as v
 import ipywidgets as widgets
@@ -22,6 +23,8 @@ from simulator.viz.controls import SEED, model_params, name_of, overrides, parse
 from simulator.viz.live import LiveMarket, TwinMarket, markets_of
 from simulator.viz.market_view import draw_market, market_marks
 from simulator.viz.setup import ENV_ARMS, ENV_SCENARIO, make_setup
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ONE_ARM = """\
 [scenario]
@@ -304,3 +307,15 @@ def test_twin_page_shows_both_arms_side_by_side_in_lockstep(monkeypatch, scenari
     left, right = _status(rc)[:2]
     assert left.startswith("<b>asymmetric</b>") and right.startswith("<b>transparent</b>")
     assert "step 2" in left and "step 2" in right
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_scenario_opens_on_both_pages(path):
+    setup = make_setup(path, twin=True)
+    twin = TwinMarket(**initial_kwargs(twin_params(setup)))
+    single = LiveMarket(**initial_kwargs(single_params(make_setup(path))))
+    twin.step()
+    single.step()
+    assert twin.problem == single.problem == ""
+    assert set(twin.differences) and not single.changed
+    assert single.params == setup.scenario.arms[setup.scenario.baseline]
