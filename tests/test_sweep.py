@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from simulator.cli import main
@@ -127,13 +129,21 @@ def test_killed_sweep_resumes_to_the_same_table_without_duplicates(reference, tm
          "--workers", "1", "--no-progress"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 60
+    workers = []
     try:
         while ok_count(out) < 3:
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "the sweep recorded no runs in 60 s"
             time.sleep(0.02)
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        os.kill(proc.pid, signal.SIGKILL)   # the sweep itself, mid-run
+        proc.wait()
+        # Its worker processes notice and exit instead of waiting for tasks for ever.
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, f"orphaned workers: {alive}"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)   # the sweep and its worker, mid-run
+        with contextlib.suppress(ProcessLookupError):   # whatever is left of our own group
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         proc.stderr.close()
     stored = ok_count(out)

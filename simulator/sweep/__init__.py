@@ -1,8 +1,25 @@
-"""Parameter sweeps: experiment files, designs, executors, a crash-safe store and analysis."""
+"""Parameter sweeps: experiment files, designs, executors, a crash-safe store and analysis.
 
-from .experiment import Experiment, load_experiment
-from .run import SweepOutcome, run_sweep
-from .store import export_csv, load_failures, load_points, load_series, load_sweep
+Names are imported on first use, so a worker process that only needs
+`simulator.sweep.work` does not pay for SciPy, SALib and the store.
+"""
 
-__all__ = ["Experiment", "SweepOutcome", "export_csv", "load_experiment", "load_failures",
-           "load_points", "load_series", "load_sweep", "run_sweep"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Experiment": "experiment", "load_experiment": "experiment",
+    "SweepOutcome": "run", "run_sweep": "run",
+    "export_csv": "store", "load_failures": "store", "load_points": "store",
+    "load_series": "store", "load_sweep": "store",
+    "analyze_sweep": "analyze",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'simulator.sweep' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

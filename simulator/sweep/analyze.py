@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from ..errors import UserError
 from ..metrics import METRICS
@@ -99,7 +100,8 @@ class _Report:
         self.lines += [
             f"Scenario `{info['scenario_file']}`, arms {', '.join(self.arms)}; design "
             f"`{info['design']}`, {self.points.shape[0]} design points x "
-            f"{info['replications']} replications; {info['steps']} steps, metrics are means over "
+            f"{_plural(info['replications'], 'replication')}; {info['steps']} steps, metrics are "
+            f"means over "
             f"the final {info['window']:g} of the steps, then over replications.", "",
             f"Runs: {int(counts.get('ok', 0))} ok, {int(counts.get('failed', 0))} failed, "
             f"{int(counts.get('pending', 0))} not run.", "",
@@ -211,7 +213,8 @@ class _Report:
     # -- plots for every design ------------------------------------------------------------------
     def _levels(self, factor: Factor, values: pd.Series) -> pd.Series:
         """Plot positions: exact values for value lists and grids, bin centres otherwise."""
-        if factor.values is not None or self.info["design"] == "grid" or values.nunique() <= BINS:
+        if (factor.values is not None or self.info["design"] == "grid"
+                or values.nunique() <= (2 * BINS if factor.kind == "int" else BINS)):
             return values
         bins = pd.qcut(values.astype(float), BINS, duplicates="drop")
         return bins.map(lambda interval: interval.mid).astype(float)
@@ -246,6 +249,7 @@ class _Report:
                 ax.set_xlabel(_short(factor.key))
                 if factor.scale == "log":
                     ax.set_xscale("log")
+                    ax.xaxis.set_minor_formatter(NullFormatter())
                 ax.set_ylabel(metric)
             for ax in axes[n:]:
                 ax.set_visible(False)
@@ -340,6 +344,10 @@ class _Report:
     def _save(self, fig: Figure, name: str) -> str:
         fig.savefig(self.folder / name, dpi=110)
         return name
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _numeric(index: pd.Index) -> bool:

@@ -12,6 +12,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -25,6 +27,8 @@ EXECUTORS = ("local", "dask")
 
 #: Tasks in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 IN_FLIGHT_PER_WORKER = 4
+#: How often a local worker checks that the sweep that started it is still alive.
+PARENT_CHECK_SECONDS = 0.5
 
 
 class Executor(ABC):
@@ -47,22 +51,36 @@ class Executor(ABC):
         self.close()
 
 
-def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None
-                  ) -> Executor:
+def check_options(kind: str, workers: int | None = None, scheduler: str | None = None) -> None:
+    """Refuse bad executor options before anything is written."""
     if kind not in EXECUTORS:
         raise UserError(f"--executor: expected one of {', '.join(EXECUTORS)}, found {kind!r}")
     if workers is not None and workers < 1:
         raise UserError(f"--workers: expected a whole number >= 1, found {workers}")
     if scheduler is not None and kind != "dask":
         raise UserError("--scheduler: only used with --executor dask")
+
+
+def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None
+                  ) -> Executor:
+    check_options(kind, workers, scheduler)
     if kind == "local":
         return LocalExecutor(workers or os.cpu_count() or 1)
     return DaskExecutor(workers, scheduler)
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the parent, which stops the sweep cleanly."""
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, and exit if the parent dies (e.g. SIGKILL), which
+    would otherwise leave them blocked on the task queue for ever."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="infogap-parent-watch", daemon=True).start()
 
 
 class LocalExecutor(Executor):
@@ -75,7 +93,7 @@ class LocalExecutor(Executor):
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers,
                                    mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_ignore_interrupts)
+                                   initializer=_worker_init)
 
     def imap_unordered(self, fn, items):
         items = iter(items)
@@ -120,7 +138,8 @@ class DaskExecutor(Executor):
                 self._client = Client(scheduler, timeout="20s")
             except OSError as exc:
                 raise UserError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
-                                f"({exc})") from None
+                                f"({exc}); the sweep's plan is stored, so run it again with "
+                                f"--resume once the scheduler is up") from None
             self.workers = workers or max(1, len(self._client.scheduler_info()["workers"]))
         else:
             self.workers = workers or os.cpu_count() or 1

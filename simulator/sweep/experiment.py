@@ -10,6 +10,7 @@ path, what was expected and what was found.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -264,7 +265,7 @@ def _scenario_path(path: Path, text: str) -> Path:
     candidates = [path.parent / text, Path(text)]
     for candidate in candidates:
         if candidate.is_file():
-            return candidate
+            return Path(os.path.normpath(candidate))
     raise ParamError("experiment.scenario", "an existing scenario file", text, message=(
         f"experiment.scenario: no scenario file {text!r} (looked in {candidates[0]} and "
         f"{candidates[1].resolve()})"))

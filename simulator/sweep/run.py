@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from .design import build_design
-from .executors import make_executor
+from .executors import check_options, make_executor
 from .experiment import Experiment
 from .plan import plan_runs
 from .store import SweepStore, export_csv, load_sweep
@@ -45,6 +45,7 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
     """Run every missing run of `experiment` into folder `out`; see `SweepOutcome`."""
     log = log or (lambda message: print(message, file=sys.stderr))
     out = Path(out)
+    check_options(executor, workers, scheduler)
     fresh = not out.exists() or not any(out.iterdir())
     store = SweepStore.open(out, resume=resume)
     try:
