@@ -281,7 +281,9 @@ class RefBuyer(mesa.Agent):
         switched = False
         if self.bought is not None:
             seller = self.bought.seller
-            switched = self.last_seller is not None and self.last_seller is not seller
+            # Anonymous sellers: no relationship to switch away from (as in the engine).
+            switched = (self.model.params.identity != "anonymous"
+                        and self.last_seller is not None and self.last_seller is not seller)
             self.last_seller = seller
         if self.trust < self.model.params.trust.leave_below:
             self.remove()

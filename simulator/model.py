@@ -60,7 +60,8 @@ class MarketModel(mesa.Model):
         self.valuations = [Valuation(seg.prospect, p.beliefs.nodes) for seg in self.segments]
         self.valuation = self.valuations[0]
         self.segment_trust = {name: np.array([getattr(seg.trust, name) for seg in self.segments])
-                              for name in ("initial", "gain", "loss", "tolerance", "leave_below")}
+                              for name in ("initial", "gain", "loss", "tolerance", "leave_below",
+                                           "lapse")}
         self.segment_reading = np.array([seg.review_weight for seg in self.segments])
         self.record_panel = record_panel
         self._panel: list[dict[str, np.ndarray]] = []
@@ -605,10 +606,17 @@ class MarketModel(mesa.Model):
         b, t = self.buyers, self.trades
         last = b.last_seller[t["buyer"]]
         switched = t["buyer"][(last >= 0) & (last != t["seller"])]
+        if self.params.identity == "anonymous":  # no relationship to switch away from
+            switched = switched[:0]
         b.last_seller[t["buyer"]] = t["seller"]
         n = b.size
-        patience = self.segment_trust["leave_below"][b.segment[:n]]
-        leaving = np.flatnonzero(b.active[:n] & (b.trust[:n] < patience))
+        b.idle[start] += 1
+        b.idle[t["buyer"]] = 0
+        seg = b.segment[:n]
+        lapse = self.segment_trust["lapse"][seg]
+        leaving = np.flatnonzero(b.active[:n] & (
+            (b.trust[:n] < self.segment_trust["leave_below"][seg])
+            | ((lapse > 0) & (b.idle[:n] >= lapse))))
         switched = switched[~np.isin(switched, leaving)]
         if self.record_panel:
             self._record_panel(start, switched, leaving)

@@ -119,6 +119,8 @@ class TrustParams:
                           "a good experience.", range=(0.0, 1.0))
     leave_below: float = _f(0.2, "A buyer whose market trust falls below this leaves.",
                             range=(0.0, 1.0))
+    lapse: int = _f(0, "A buyer who finds nothing worth buying this many steps in a row "
+                    "gives up and leaves (0 = never).", range=(0, 1_000_000))
 
 
 @dataclass

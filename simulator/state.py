@@ -88,4 +88,5 @@ BUYER_COLUMNS = {
     "uid": (np.int64, -1),  # the Buyer agent's unique_id (rows are recycled, ids are not)
     "last_gap": (float, 0.0),  # expected minus delivered quality of its last purchase
     "losses": (np.int64, 0),  # disappointing purchases so far
+    "idle": (np.int64, 0),  # consecutive steps without a purchase
 }
