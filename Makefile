@@ -8,8 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/lemons.toml
+WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: run test bench lint clean check-python
+.PHONY: run test bench lint clean check-python browser
 
 check-python:
 	@test -n "$(PYTHON)" || { echo "infogap needs Python >= 3.12; none found. Install one or run make PYTHON=/path/to/python3.12"; exit 1; }
@@ -21,9 +22,15 @@ $(STAMP): pyproject.toml | check-python
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/infogap run $(SCENARIO)
+	$(BIN)/infogap run $(SCENARIO) --workers $(WORKERS)
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium; install it when missing and we may.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "note: chromium not installed; browser tests will be skipped (outside CI)"
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
