@@ -7,6 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from simulator.errors import UserError
 from simulator.runner import replication_seeds
 from simulator.sweep.design import build_design, expected_points
 from simulator.sweep.experiment import load_experiment
@@ -156,3 +157,28 @@ def test_runs_share_replication_seeds_and_get_distinct_keys(tmp_path):
     assert len({r.task.key for r in runs}) == 12
     # The key is a function of what the run depends on: planning again gives the same keys.
     assert [r.task.key for r in plan_runs(exp, build_design(exp))] == [r.task.key for r in runs]
+
+
+def test_factors_reach_named_buyer_segments(tmp_path):
+    (tmp_path / "segments.toml").write_text(SCENARIO.replace("[arms.base]", """
+[market.segments.cautious]
+share = 0.4
+[market.segments.bold]
+share = 0.6
+[arms.base]"""))
+    path = tmp_path / "exp.toml"
+    path.write_text("""
+[experiment]
+scenario = "segments.toml"
+[factors]
+"market.segments.cautious.prospect.lam" = [1.0, 3.0]
+""")
+    exp = load_experiment(path)
+    runs = list(plan_runs(exp, build_design(exp)))
+    lams = [(r.task.params["segments"]["cautious"]["prospect"]["lam"],
+             r.task.params["segments"]["bold"]["prospect"]["lam"]) for r in runs]
+    assert lams == [(1.0, 2.25)] * 3 + [(3.0, 2.25)] * 3
+    path.write_text(path.read_text().replace("cautious", "cautios"))
+    with pytest.raises(UserError, match="no buyer segment named 'cautios' in the scenario "
+                       r"\(did you mean 'cautious'\?\)"):
+        load_experiment(path)

@@ -145,7 +145,7 @@ def test_analyze_refuses_a_folder_that_is_not_a_sweep(tmp_path, capsys):
     assert "not a sweep folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["lemons_phase", "trust_drivers"])
+@pytest.mark.parametrize("name", ["lemons_phase", "trust_drivers", "certification_cost"])
 def test_shipped_experiments_load(name):
     exp = load_experiment(REPO / "experiments" / f"{name}.toml")
     assert exp.name == name

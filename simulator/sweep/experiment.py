@@ -355,23 +355,50 @@ def _factor_tables(table: dict, prefix: str = "") -> dict[str, Any]:
 _MARKET_FIELDS = {f"market.{key}": (kind, meta) for key, kind, _, meta in iter_fields()}
 
 
+def _market_field(key: str) -> tuple[str, dict] | None:
+    """(type name, metadata) of a market leaf; a `NAME` part of the schema (e.g. a buyer
+    segment's name) matches any name."""
+    if key in _MARKET_FIELDS:
+        return _MARKET_FIELDS[key]
+    parts = key.split(".")
+    for pattern, found in _MARKET_FIELDS.items():
+        names = pattern.split(".")
+        if len(names) == len(parts) and all(
+                n == "NAME" or n == q for n, q in zip(names, parts, strict=True)):
+            return found
+    return None
+
+
 def _check_market_key(key: str, where: str) -> tuple[str, dict]:
-    if key not in _MARKET_FIELDS:
+    found = _market_field(key)
+    if found is None:
         raise ParamError(where, "a market key", key, message=(
             f"{where}: unknown market key{suggest(key, list(_MARKET_FIELDS))}; factors and fixed "
             f"values are dotted keys such as market.prospect.lam (see docs/scenarios.md)"))
-    return _MARKET_FIELDS[key]
+    return found
+
+
+def lookup(params: MarketParams, key: str) -> Any:
+    """The value of dotted market `key` in `params` (through tables and named segments)."""
+    node: Any = params
+    for part in key.split(".")[1:]:
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node
 
 
 def _check_value(base: MarketParams, key: str, value: Any, where: str) -> Any:
     """The value as the market parameter would take it, or a ParamError located at `where`."""
+    parts = key.split(".")
+    if parts[1] == "segments" and parts[2] not in base.segments:
+        names = list(base.segments)
+        raise ParamError(where, "", message=(
+            f"{where}: no buyer segment named '{parts[2]}' in the scenario"
+            f"{suggest(parts[2], names)} (segments: {', '.join(names) or 'none'})"))
     try:
         params = base.replace(**{key.removeprefix("market."): value})
     except ParamError as exc:
         raise ParamError(where, exc.expected, value) from None
-    for part in key.split(".")[1:]:
-        params = getattr(params, part)
-    return params
+    return lookup(params, key)
 
 
 def _factors(table: dict, design: str, base: MarketParams) -> tuple[Factor, ...]:
@@ -482,10 +509,8 @@ def _check_arms_leave_factors_alone(experiment: Experiment) -> None:
     for arm in experiment.arms:
         for key, values in probe.items():
             for value in values[:2]:
-                overridden = experiment.scenario.with_overrides({key: value}).arms[arm]
-                for part in key.split(".")[1:]:
-                    overridden = getattr(overridden, part)
-                if overridden != value:
+                arm_params = experiment.scenario.with_overrides({key: value}).arms[arm]
+                if lookup(arm_params, key) != value:
                     raise UserError(
                         f"{experiment.path}: factors.\"{key}\": arm '{arm}' of "
                         f"{experiment.scenario_path} sets {key} itself, so the factor would not "
