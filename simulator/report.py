@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.figure import Figure
 
-from .metrics import HEADLINE, METRICS
+from .metrics import HEADLINE, METRICS, SEGMENT_METRICS
 from .stats import band
 
 if TYPE_CHECKING:
@@ -27,15 +27,31 @@ if TYPE_CHECKING:
 FILES = ("timeseries.csv", "summary.csv", "comparison.csv", "report.md", "headline.png",
          "metrics.png")
 
+#: Segment label of whole-market rows (as in runner.ALL).
+ALL = "all"
+
+#: A panel with more rows than this is written as panel.parquet instead of panel.csv
+#: (a CSV of millions of rows is slow to write and read, and large).
+PANEL_CSV_MAX_ROWS = 200_000
+
+#: Segment metrics plotted per segment in segments.png.
+SEGMENT_PLOT = ("volume", "trust", "churn", "satisfaction")
+
 
 # -- writing --------------------------------------------------------------------------------
 def write_results(results: Results, directory) -> Path:
     """Write every output file into `directory`, replacing it only once all are written."""
+    return write_atomically(directory, lambda folder: write_files(results, folder))
+
+
+def write_atomically(directory, write) -> Path:
+    """Call `write(folder)` on a new hidden sibling folder, then rename it to `directory`
+    (replacing an old one only on success)."""
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(target, "partial")
     try:
-        write_files(results, staging)
+        write(staging)
         _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -65,14 +81,38 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
+CSV = {"index": False, "lineterminator": "\n"}
+
+
 def write_files(results: Results, folder: Path) -> None:
-    csv = {"index": False, "lineterminator": "\n"}
-    results.timeseries.to_csv(folder / "timeseries.csv", **csv)
-    results.summary.to_csv(folder / "summary.csv", **csv)
-    results.comparison.to_csv(folder / "comparison.csv", **csv)
+    results.timeseries.to_csv(folder / "timeseries.csv", **CSV)
+    results.summary.to_csv(folder / "summary.csv", **CSV)
+    results.comparison.to_csv(folder / "comparison.csv", **CSV)
+    if results.early_summary is not None:
+        results.early_summary.to_csv(folder / "early_summary.csv", **CSV)
+        results.early_comparison.to_csv(folder / "early_comparison.csv", **CSV)
+    if results.segment_timeseries is not None:
+        results.segment_timeseries.to_csv(folder / "segments.csv", **CSV)
+        _save(plot_segments(results), folder / "segments.png")
+    if results.panel is not None:
+        write_panel(results.panel, folder)
     _save(plot_metrics(results, HEADLINE), folder / "headline.png")
     _save(plot_metrics(results, varying_metrics(results), columns=4), folder / "metrics.png")
     (folder / "report.md").write_text(report_markdown(results), encoding="utf-8")
+
+
+def panel_file_name(rows: int) -> str:
+    return "panel.csv" if rows <= PANEL_CSV_MAX_ROWS else "panel.parquet"
+
+
+def write_panel(panel, folder: Path) -> Path:
+    """The buyer-period panel as CSV, or as Parquet when it is large."""
+    path = folder / panel_file_name(len(panel))
+    if path.suffix == ".csv":
+        panel.to_csv(path, **CSV)
+    else:
+        panel.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+    return path
 
 
 def _save(fig: Figure, path: Path) -> None:
@@ -131,6 +171,36 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     return fig
 
 
+def plot_segments(results: Results, metrics=SEGMENT_PLOT) -> Figure:
+    """Per segment (colour) and arm (line style), the mean over replications over time."""
+    seg = results.segment_timeseries
+    metrics = [m for m in metrics if m in SEGMENT_METRICS]
+    fig = Figure(figsize=(4.6 * 2, 3.0 * math.ceil(len(metrics) / 2) + 0.8),
+                 layout="constrained")
+    axes = np.atleast_1d(fig.subplots(math.ceil(len(metrics) / 2), 2, squeeze=False)).ravel()
+    names = list(dict.fromkeys(seg["segment"]))
+    colors = dict(zip(names, _colors(len(names)), strict=True))
+    styles = ["-", "--", ":", "-."]
+    means = seg.groupby(["arm", "segment", "step"], sort=False)[metrics].mean()
+    for ax, metric in zip(axes, metrics, strict=False):
+        for a, arm in enumerate(results.arm_names):
+            for segment in results.segment_names[arm]:
+                line = means.loc[(arm, segment), metric]
+                ax.plot(line.index, line.to_numpy(dtype=float), color=colors[segment],
+                        ls=styles[a % len(styles)], lw=1.4, label=f"{arm}: {segment}")
+        ax.set_title(metric)
+        ax.set_xlim(1, results.steps)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    for ax in axes[max(0, len(metrics) - 2):len(metrics)]:
+        ax.set_xlabel("step")
+    axes[0].legend(loc="best", fontsize="x-small")
+    fig.suptitle(f"{results.scenario.name}: per segment (colour) and arm (line style), mean of "
+                 f"{results.replications} replications")
+    return fig
+
+
 def _colors(n: int) -> list:
     from matplotlib import colormaps
 
@@ -164,8 +234,9 @@ def _cell(row) -> str:
     return f"{fmt(row['mean'])} [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}]"
 
 
-def _lookup(frame, arm: str, metric: str):
-    return frame.loc[(frame["arm"] == arm) & (frame["metric"] == metric)].iloc[0]
+def _lookup(frame, arm: str, metric: str, segment: str = ALL):
+    return frame.loc[(frame["arm"] == arm) & (frame["segment"] == segment)
+                     & (frame["metric"] == metric)].iloc[0]
 
 
 def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
@@ -180,21 +251,32 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str
     return lines
 
 
-def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False) -> list[str]:
+def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
+                  summary=None) -> list[str]:
     """Arms as rows, metrics as columns: mean [95% CI] of the window means."""
-    rows = [[arm] + [_cell(_lookup(results.summary, arm, m)) for m in metrics]
+    summary = results.summary if summary is None else summary
+    rows = [[arm] + [_cell(_lookup(summary, arm, m)) for m in metrics]
             for arm in results.arm_names]
     return _table(["arm", *metrics], rows, markdown)
 
 
-def comparison_lines(results: Results, metrics=HEADLINE, markdown: bool = False) -> list[str]:
+def segment_lines(results: Results, metrics=HEADLINE, markdown: bool = False) -> list[str]:
+    """(arm, segment) as rows, metrics as columns: mean [95% CI] of the window means."""
+    rows = [[arm, segment] + [_cell(_lookup(results.summary, arm, m, segment)) for m in metrics]
+            for arm in results.arm_names for segment in results.segment_names[arm]]
+    return _table(["arm", "segment", *metrics], rows, markdown)
+
+
+def comparison_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
+                     comparison=None) -> list[str]:
     """Each arm minus the baseline: paired difference [95% CI], p-value, effect size d_z."""
+    comparison = results.comparison if comparison is None else comparison
     rows = []
     for arm in results.arm_names:
         if arm == results.baseline:
             continue
         for m in metrics:
-            c = _lookup(results.comparison, arm, m)
+            c = _lookup(comparison, arm, m)
             if math.isnan(c["diff"]):  # no replication where both arms have a value
                 diff = "no trade in an arm" if m == "price" else "no value"
             else:
@@ -213,7 +295,21 @@ def format_summary(results: Results) -> str:
     lines = [head, "", *summary_lines(results)]
     if len(results.arm_names) > 1:
         lines += ["", *comparison_lines(results)]
+    if results.early_summary is not None:
+        lines += ["", f"early period: mean of the first {_early_text(results)} per replication",
+                  "", *summary_lines(results, summary=results.early_summary)]
+        if len(results.arm_names) > 1:
+            lines += ["", *comparison_lines(results, comparison=results.early_comparison)]
+    if results.segment_timeseries is not None:
+        lines += ["", "per buyer segment (window means):", "", *segment_lines(results)]
     return "\n".join(lines)
+
+
+def _early_text(results: Results) -> str:
+    from .runner import window_steps
+
+    k = window_steps(results.steps, results.early)
+    return f"{k} step{'s' if k != 1 else ''}"
 
 
 def _window_text(results: Results) -> str:
@@ -267,8 +363,19 @@ def report_markdown(results: Results) -> str:
     lines += ["", "## Headline results", "", *summary_lines(results, markdown=True), ""]
     if len(results.arm_names) > 1:
         lines += [*comparison_lines(results, markdown=True), ""]
-    lines += ["![headline metrics over time](headline.png)", "",
-              "## All metrics", "",
+    lines += ["![headline metrics over time](headline.png)", ""]
+    if results.early_summary is not None:
+        lines += ["## Early period", "",
+                  f"The same headline metrics over the first {_early_text(results)} of each "
+                  f"run (early = {results.early}), where short-term effects show before the "
+                  "long-term ones:", "",
+                  *summary_lines(results, markdown=True, summary=results.early_summary), ""]
+        if len(results.arm_names) > 1:
+            lines += [*comparison_lines(results, markdown=True,
+                                        comparison=results.early_comparison), ""]
+    if results.segment_timeseries is not None:
+        lines += _segment_section(results)
+    lines += ["## All metrics", "",
               "![every metric that varies](metrics.png)", ""]
     constants = constant_metrics(results)
     if constants:
@@ -277,7 +384,52 @@ def report_markdown(results: Results) -> str:
     rows = [[m] + [_cell(_lookup(results.summary, arm, m)) for arm in results.arm_names]
             for m in METRICS]
     lines += _table(["metric", *results.arm_names], rows, markdown=True)
-    lines += ["", "Files: `timeseries.csv` (every step of every run), `summary.csv` (per arm and "
-              "metric: mean, ci_low, ci_high, n), `comparison.csv` (per arm vs the baseline: "
-              "diff, ci_low, ci_high, p_value, effect_size).", ""]
+    lines += ["", _files_note(results), ""]
     return "\n".join(lines)
+
+
+def _segment_section(results: Results) -> list[str]:
+    lines = ["## Buyer segments", "",
+             "Window means per segment (the market's totals are the `all` rows of "
+             "summary.csv; counts and surpluses add up over segments, rates and means are "
+             "per segment):", "",
+             *segment_lines(results, markdown=True), "",
+             *segment_lines(results, ("satisfaction", "expectation_gap", "exit_rate",
+                                      "active_buyers"), markdown=True), ""]
+    if len(results.arm_names) > 1:
+        rows = []
+        for arm in results.arm_names:
+            if arm == results.baseline:
+                continue
+            for segment in results.segment_names[arm]:
+                for m in HEADLINE:
+                    c = results.comparison
+                    hit = c[(c["arm"] == arm) & (c["segment"] == segment) & (c["metric"] == m)]
+                    if hit.empty or math.isnan(hit.iloc[0]["diff"]):
+                        continue
+                    c = hit.iloc[0]
+                    rows.append([arm, segment, m,
+                                 f"{fmt(c['diff'])} [{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]",
+                                 fmt_p(c["p_value"])])
+        if rows:
+            lines += _table(["arm", "segment", "metric",
+                             f"diff vs {results.baseline} [95% CI]", "p"], rows, True) + [""]
+    lines += ["![per-segment metrics over time](segments.png)", ""]
+    return lines
+
+
+def _files_note(results: Results) -> str:
+    files = ["`timeseries.csv` (every step of every run)",
+             "`summary.csv` (per arm, segment and metric: mean, ci_low, ci_high, n; segment "
+             "`all` is the whole market)",
+             "`comparison.csv` (per arm, segment and metric vs the baseline: diff, ci_low, "
+             "ci_high, p_value, effect_size)"]
+    if results.early_summary is not None:
+        files.append("`early_summary.csv`, `early_comparison.csv` (the same over the early "
+                     "period)")
+    if results.segment_timeseries is not None:
+        files.append("`segments.csv` (every step of every run, per segment)")
+    if results.panel is not None:
+        files.append(f"`{panel_file_name(len(results.panel))}` (the buyer-period panel: one "
+                     "row per buyer active at a step; `infogap churn` reads it)")
+    return "Files: " + ", ".join(files) + "."

@@ -58,6 +58,9 @@ class ScenarioSettings:
     window: float = _setting(0.3, "Fraction of the final steps averaged into each "
                              "replication's summary value.", range=(0.0, 1.0),
                              shown_range="above 0, up to 1")
+    early: float = _setting(0.0, "Fraction of the first steps also summarised as the early "
+                            "period (early_summary.csv, early_comparison.csv), where "
+                            "short-term effects show; 0 = none.", range=(0.0, 1.0))
     baseline: str = _setting("", "The arm every other arm is compared to.",
                              shown_default="the first arm")
 
@@ -133,17 +136,19 @@ class Scenario:
         self.replications = settings.replications
         self.seed = settings.seed
         self.window = settings.window
+        self.early = settings.early
         self.baseline = baseline
         self.arm_names = [baseline] + [a for a in self.arms if a != baseline]
 
     # -- running (implemented in runner) -------------------------------------------------
     def run(self, replications: int | None = None, steps: int | None = None, workers: int = 1,
-            progress: bool = True):
-        """Run every arm `replications` times; returns `runner.Results`."""
+            progress: bool = True, panel: bool = False):
+        """Run every arm `replications` times; returns `runner.Results` (with the buyer-period
+        panel when `panel`)."""
         from .runner import run_scenario
 
         return run_scenario(self, replications=replications, steps=steps, workers=workers,
-                            progress=progress)
+                            progress=progress, panel=panel)
 
     def __repr__(self) -> str:
         return (f"Scenario({self.name!r}, arms={self.arm_names}, steps={self.steps}, "

@@ -102,14 +102,14 @@ def test_band_matches_mean_ci_column_by_column():
 # -- running ---------------------------------------------------------------------------------
 def test_common_random_numbers_and_engine_spawns_do_not_leak(scenario_file, monkeypatch):
     calls = []
-    real = simulator.model.run_market
+    real = simulator.model.simulate
 
-    def recording(params, steps, seed):
+    def recording(params, steps, seed, **options):
         calls.append((params.information, tuple(seed.generate_state(2))))
         seed.spawn(3)  # an engine that spawns must not shift the next run's streams
-        return real(params, steps, seed)
+        return real(params, steps, seed, **options)
 
-    monkeypatch.setattr(simulator.model, "run_market", recording)
+    monkeypatch.setattr(simulator.model, "simulate", recording)
     Scenario.load(scenario_file()).run(replications=3, steps=5, progress=False)
     by_arm = {}
     for info, state in calls:
@@ -126,10 +126,13 @@ def test_results_have_the_documented_shape(scenario_file):
     assert list(ts["arm"].unique()) == ["asymmetric", "transparent"]
     assert ts.groupby(["arm", "replication"])["step"].apply(list).map(
         lambda s: s == list(range(1, 31))).all()
-    assert list(res.summary.columns) == ["arm", "metric", "mean", "ci_low", "ci_high", "n"]
+    assert list(res.summary.columns) == ["arm", "segment", "metric", "mean", "ci_low",
+                                         "ci_high", "n"]
     assert len(res.summary) == 2 * len(METRICS)
+    assert set(res.summary["segment"]) == {"all"}  # no segments: the whole market only
     assert list(res.comparison.columns) == [
-        "arm", "metric", "diff", "ci_low", "ci_high", "p_value", "effect_size"]
+        "arm", "segment", "metric", "diff", "ci_low", "ci_high", "p_value", "effect_size"]
+    assert res.segment_timeseries is None and res.panel is None and res.early_summary is None
     assert set(res.comparison["arm"]) == {"transparent"}
     # summary = mean and t interval of each replication's window mean
     runs = ts[ts["arm"] == "transparent"].groupby("replication")
@@ -212,7 +215,7 @@ def test_interrupted_run_reports_and_writes_nothing(scenario_file, tmp_path, mon
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(simulator.model, "run_market", interrupted)
+    monkeypatch.setattr(simulator.model, "simulate", interrupted)
     out = tmp_path / "out"
     assert main(["run", str(scenario_file()), "--out", str(out), "--quiet"]) == 130
     assert not out.exists()

@@ -16,7 +16,8 @@ def register(subparsers) -> None:
         "run", help="run a scenario's arms side by side and write a report",
         description="Run every arm of a scenario REPLICATIONS times (replication r of every arm "
         "shares its random streams) and write timeseries.csv, summary.csv, comparison.csv, "
-        "report.md and plots to DIR.")
+        "report.md and plots to DIR (with buyer segments also segments.csv; with --panel the "
+        "buyer-period panel).")
     run.add_argument("scenario", metavar="SCENARIO", help="scenario file (.toml)")
     run.add_argument("--out", metavar="DIR", help="output folder (default: results/NAME/)")
     run.add_argument("--replications", metavar="N", type=_whole,
@@ -32,6 +33,9 @@ def register(subparsers) -> None:
                      "[market])")
     run.add_argument("--workers", metavar="N", type=_whole, default=1,
                      help="processes to run replications on (results are identical for any N)")
+    run.add_argument("--panel", action="store_true",
+                     help="also write the buyer-period panel (panel.csv, or panel.parquet when "
+                     "large) for `infogap churn`")
     run.add_argument("--quiet", action="store_true", help="no progress bar, no summary table")
     run.set_defaults(func=run_command)
 
@@ -67,13 +71,15 @@ def run_command(args) -> int:
     out = Path(args.out) if args.out else Path("results") / scenario.name
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: expected a folder, found a file")
-    results = scenario.run(workers=args.workers, progress=not args.quiet)
+    results = scenario.run(workers=args.workers, progress=not args.quiet, panel=args.panel)
     results.write(out)
     if not args.quiet:
-        from ..report import format_summary
+        from ..report import format_summary, panel_file_name
 
         print(format_summary(results))
-        print(f"\nwrote {out}/ (timeseries.csv, summary.csv, comparison.csv, report.md, plots)")
+        extra = f", {panel_file_name(len(results.panel))}" if args.panel else ""
+        print(f"\nwrote {out}/ (timeseries.csv, summary.csv, comparison.csv{extra}, "
+              "report.md, plots)")
     return 0
 
 
