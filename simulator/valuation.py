@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
 from .params import ProspectParams
 from .prospect import ProspectTheory, normal_nodes
 
@@ -50,7 +51,18 @@ class Valuation:
         return (theta * mean - price)[..., None] + (theta * sd)[..., None] * self.z
 
     def value(self, theta, mean, sd, price, floor=None) -> np.ndarray:
-        return self.of_outcomes(self.payoffs(theta, mean, sd, price, floor))
+        """CPT value of buying; (buyer, candidate) arrays go through the compiled loop,
+        which equals `of_outcomes(payoffs(...))` (the readable reference) to 1e-12."""
+        if np.ndim(mean) != 2:
+            return self.of_outcomes(self.payoffs(theta, mean, sd, price, floor))
+        arrays = _read_only(theta, mean, sd, price, -np.inf if floor is None else floor)
+        return kernels.lottery_values(*arrays[:4], arrays[4], floor is not None,
+                                      *self._kernel_args())
+
+    def _kernel_args(self) -> tuple:
+        p = self.prefs
+        return (self.z, self.probs, self.gain_w, self.loss_w, float(p.alpha), float(p.beta),
+                float(p.lam), self.expectation_reference)
 
     def reservation(self, theta: np.ndarray, mean: np.ndarray, sd: np.ndarray,
                     floor: np.ndarray | None = None, iterations: int = 40) -> np.ndarray:
@@ -59,6 +71,12 @@ class Valuation:
         The value of buying falls with the price, so one bisection over all
         buyers at once converges to 2**-iterations of the bracket.
         """
+        arrays = _read_only(theta, mean, sd, -np.inf if floor is None else floor)
+        return kernels.reservation_prices(*arrays[:3], arrays[3], floor is not None,
+                                          *self._kernel_args(), iterations)
+
+    def reservation_reference(self, theta, mean, sd, floor=None, iterations: int = 40):
+        """The same bisection in numpy (the readable reference the tests compare with)."""
         gross = self.payoffs(theta, mean, sd, np.zeros_like(theta), floor)
         lo = gross[:, 0] - 1.0
         hi = gross[:, -1] + 1.0
@@ -73,3 +91,11 @@ class Valuation:
                      expected: np.ndarray) -> np.ndarray:
         """Experienced payoff against expectation, valued by the CPT value function."""
         return self.prefs.value(theta * (delivered - expected))
+
+
+def _read_only(*arrays) -> list[np.ndarray]:
+    """Broadcast float views for the compiled loops (read-only: no copies, no warnings)."""
+    out = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in arrays))
+    for a in out:
+        a.flags.writeable = False
+    return out

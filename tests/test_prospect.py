@@ -131,3 +131,23 @@ def test_loss_averse_buyers_pay_less_for_the_same_uncertain_good():
     cpt = Valuation(ProspectParams(), 5)
     assert rn.reservation(theta, mean, sd)[0] == pytest.approx(0.75, abs=1e-9)
     assert cpt.reservation(theta, mean, sd)[0] < 0.7
+
+
+@pytest.mark.parametrize("reference", ["outside_option", "expectation"])
+@pytest.mark.parametrize("warranty", [False, True])
+def test_compiled_valuation_equals_the_numpy_reference(reference, warranty):
+    rng = np.random.default_rng(1)
+    val = Valuation(ProspectParams(alpha=0.8, beta=0.9, lam=2.5, reference=reference), 5)
+    theta = np.broadcast_to(rng.uniform(0.5, 2.0, (400, 1)), (400, 6))
+    mean, sd, price = rng.random((3, 400, 6))
+    floor = np.where(rng.random((400, 6)) < 0.5, 0.4, -np.inf) if warranty else None
+    compiled = val.value(theta, mean, sd, price, floor)
+    reference_values = val.of_outcomes(val.payoffs(theta, mean, sd, price, floor))
+    np.testing.assert_allclose(compiled, reference_values, rtol=1e-10, atol=1e-10)
+    r = val.reservation(theta[:, 0], mean[:, 0], sd[:, 0])
+    np.testing.assert_allclose(r, val.reservation_reference(theta[:, 0], mean[:, 0], sd[:, 0]),
+                               atol=1e-9)
+    # The reservation price is where the value of buying crosses zero.
+    at = val.value(theta[:, :1], mean[:, :1], sd[:, :1], r[:, None])
+    above = val.value(theta[:, :1], mean[:, :1], sd[:, :1], r[:, None] + 1e-6)
+    assert (at >= 0).all() and (above < 0).all()
