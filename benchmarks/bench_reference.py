@@ -5,7 +5,7 @@ neither inherits the other's memory or warm caches. One JSON line per model,
 then one with the ratio of their cost per buyer-step. The machine may be
 shared, so every line carries the 1-minute load average before and after.
 
-    python benchmarks/bench_reference.py                       # 2,000 x 100, 50 steps
+    python benchmarks/bench_reference.py                       # 2,000 x 100, 100 steps
     python benchmarks/bench_reference.py --buyers 500 --steps 20
 """
 
@@ -69,7 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--buyers", type=int, default=2_000)
     parser.add_argument("--sellers", type=int, default=100)
-    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--market", default="{}",
                         help="JSON market overrides (core parameters only: the reference "

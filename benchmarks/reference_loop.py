@@ -39,10 +39,10 @@ IMPLEMENTED_KEYS = frozenset({
     "prospect.lam", "prospect.gamma_gain", "prospect.gamma_loss", "prospect.reference",
     "beliefs.prior_weight", "beliefs.forgetting", "beliefs.market_feedback", "beliefs.memory",
     "beliefs.nodes", "trust.initial", "trust.gain", "trust.loss", "trust.tolerance",
-    "trust.leave_below", "choice.candidates", "choice.logit_noise", "choice.switching_cost",
-    "price.markup", "price.adjustment", "price.adaptive_step", "signal.noise", "delay.steps",
-    "arrivals.rate", "entry.enabled", "entry.cost", "entry.rate", "entry.max_sellers",
-    "exit.enabled", "exit.patience",
+    "trust.leave_below", "trust.lapse", "choice.candidates", "choice.logit_noise",
+    "choice.switching_cost", "price.markup", "price.adjustment", "price.adaptive_step",
+    "signal.noise", "delay.steps", "arrivals.rate", "entry.enabled", "entry.cost",
+    "entry.rate", "entry.max_sellers", "exit.enabled", "exit.patience",
 })
 
 #: Metrics the core computes (the engine's names); mechanism metrics are left out.
@@ -180,6 +180,7 @@ class RefBuyer(mesa.Agent):
         self.pool_precision = model.prior_precision
         self.known: dict[RefSeller, list] = {}  # seller -> [mean, precision, last step used]
         self.last_seller: RefSeller | None = None
+        self.idle = 0  # steps in a row without finding anything worth buying
         self.choices: list[Option] = []  # acceptable options, best first
         self.bought: Option | None = None
         self.delivered = 0.0
@@ -279,13 +280,15 @@ class RefBuyer(mesa.Agent):
     def churn(self) -> str | None:
         """'left', 'switched' or None; a buyer who switched and then left has left."""
         switched = False
+        self.idle = 0 if self.bought is not None else self.idle + 1
         if self.bought is not None:
             seller = self.bought.seller
             # Anonymous sellers: no relationship to switch away from (as in the engine).
             switched = (self.model.params.identity != "anonymous"
                         and self.last_seller is not None and self.last_seller is not seller)
             self.last_seller = seller
-        if self.trust < self.model.params.trust.leave_below:
+        t = self.model.params.trust
+        if self.trust < t.leave_below or (t.lapse > 0 and self.idle >= t.lapse):
             self.remove()
             return "left"
         return "switched" if switched else None
@@ -344,7 +347,7 @@ class ReferenceMarket(mesa.Model):
         """CPT value of buying: payoff theta*q - price at the belief's Gauss-Hermite nodes."""
         outcomes = [theta * (mean + sd * z) - price for z, _, _, _ in self.nodes]
         if self.params.prospect.reference == "expectation":
-            expected = sum(x * prob for x, (_, prob, _, _) in zip(outcomes, self.nodes, strict=True))
+            expected = sum(x * node[1] for x, node in zip(outcomes, self.nodes, strict=True))
             return expected + self._cpt([x - expected for x in outcomes])
         return self._cpt(outcomes)
 

@@ -5,7 +5,8 @@ own. Time per step is measured after a few untimed warm-up steps (the first
 steps are cheaper: buyers know no sellers yet); the steps panel times whole
 runs from step 1. The plain per-agent reference loop is measured on the
 buyers axis too, to show the gap. Results go to benchmarks/out/scaling.json,
-the plot to docs/img/scaling.png.
+the plot to docs/img/scaling.png. The plot shows CPU time (one thread), which a
+shared machine disturbs far less than wall time; both are recorded.
 
     python benchmarks/scaling.py            # about 5 minutes on an idle core
     python benchmarks/scaling.py --quick    # smaller sizes, for a smoke test
@@ -29,40 +30,63 @@ PLOT = HERE.parent / "docs" / "img" / "scaling.png"
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 WARMUP = 3
 
-#: (axis, model, buyers, sellers, timed steps)
+#: (axis, model, buyers, sellers, timed steps); "mechanisms" is the engine with every
+#: mechanism switched on.
 FULL = (
     [("buyers", "engine", b, 200, 10) for b in (1_000, 3_000, 10_000, 30_000, 100_000)]
+    + [("buyers", "mechanisms", b, 200, 10) for b in (1_000, 10_000, 100_000)]
     + [("buyers", "reference", b, 200, 5) for b in (300, 1_000, 3_000, 10_000)]
     + [("sellers", "engine", 10_000, s, 10) for s in (20, 200, 2_000, 20_000)]
     + [("steps", "engine", 10_000, 200, t) for t in (10, 30, 100, 300)]
-    + [("large", "engine", 100_000, 2_000, 10)]
+    + [("large", "engine", 100_000, 2_000, 10), ("large", "mechanisms", 100_000, 2_000, 10)]
 )
 QUICK = (
     [("buyers", "engine", b, 50, 5) for b in (300, 1_000, 3_000)]
+    + [("buyers", "mechanisms", b, 50, 5) for b in (300, 3_000)]
     + [("buyers", "reference", b, 50, 3) for b in (300, 1_000)]
     + [("sellers", "engine", 1_000, s, 5) for s in (20, 200, 2_000)]
     + [("steps", "engine", 1_000, 50, t) for t in (5, 15, 45)]
 )
 
 
+def every_mechanism() -> dict:
+    """Market overrides switching on every on/off switch beyond the core (found in the
+    parameter tree, so mechanisms added later are included)."""
+    from reference_loop import IMPLEMENTED_KEYS
+
+    from simulator.params import iter_fields, set_dotted
+
+    tree: dict = {}
+    for key, kind, default, _ in iter_fields():
+        if (key.endswith(".enabled") and kind == "bool" and default is False
+                and key not in IMPLEMENTED_KEYS and ".NAME." not in key):
+            set_dotted(tree, key, True)
+    return tree
+
+
 def measure(model: str, buyers: int, sellers: int, steps: int, warmup: int) -> dict:
     sys.path.insert(0, str(HERE))
-    if model == "engine":
-        from simulator.model import MarketModel as Model
-    else:
+    if model == "reference":
         from reference_loop import ReferenceMarket as Model
+    else:
+        from simulator.model import MarketModel as Model
 
-    instance = Model({"buyers": buyers, "sellers": sellers}, rng=1)
+    market = every_mechanism() if model == "mechanisms" else {}
+    instance = Model({**market, "buyers": buyers, "sellers": sellers}, rng=1)
     for _ in range(warmup):
         instance.step()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(steps):
         instance.step()
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     return {
         "model": model, "buyers": buyers, "sellers": sellers, "steps": steps,
         "warmup": warmup, "seconds": seconds, "seconds_per_step": seconds / steps,
         "us_per_buyer_step": 1e6 * seconds / (steps * buyers),
+        # CPU time: what one core spends, whatever else the machine is doing.
+        "cpu_seconds": cpu, "cpu_seconds_per_step": cpu / steps,
+        "cpu_us_per_buyer_step": 1e6 * cpu / (steps * buyers),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -91,18 +115,19 @@ def plot(results: list[dict], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
     panels = [
-        ("buyers", "buyers", "seconds_per_step", "seconds per step"),
-        ("sellers", "sellers", "seconds_per_step", "seconds per step"),
-        ("steps", "steps", "seconds", "seconds per run (from step 1)"),
+        ("buyers", "buyers", "cpu_seconds_per_step", "CPU seconds per step"),
+        ("sellers", "sellers", "cpu_seconds_per_step", "CPU seconds per step"),
+        ("steps", "steps", "cpu_seconds", "CPU seconds per run (from step 1)"),
     ]
     for ax, (axis, x, y, ylabel) in zip(axes, panels, strict=True):
-        for model, style in (("engine", "o-"), ("reference", "s--")):
+        for model, style, label in (("engine", "o-", "engine, core"),
+                                    ("mechanisms", "^-", "engine, every mechanism on"),
+                                    ("reference", "s--", "plain Mesa loop, core")):
             rows = sorted((r for r in results if r["axis"] == axis and r["model"] == model),
                           key=lambda r: r[x])
             if not rows:
                 continue
             xs, ys = [r[x] for r in rows], [r[y] for r in rows]
-            label = "engine" if model == "engine" else "plain Mesa loop"
             ax.loglog(xs, ys, style, label=label)
             # Slope-1 guide through the first point: cost proportional to the axis.
             ax.loglog([xs[0], xs[-1]], [ys[0], ys[0] * xs[-1] / xs[0]], ":", color="grey",
@@ -118,7 +143,7 @@ def plot(results: list[dict], path: Path) -> None:
         ax.set_xlabel(x)
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle("infogap engine cost, one core (dotted: proportional growth)", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

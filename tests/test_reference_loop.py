@@ -42,9 +42,10 @@ SCENARIOS = {  # name: (market, steps, replications)
     "noisy_rationed": ({**SMALL, "information": "noisy", "pricing": "adaptive", "capacity": 3,
                         "choice": {"logit_noise": 0.1, "switching_cost": 0.05}}, 40, 20),
     # Price-taking sellers of unobservable quality (k = 2.5 keeps pooled trade alive),
-    # anonymous sellers, exit and entry; buyers lose trust and leave.
+    # anonymous sellers, exit and entry; buyers who find nothing to buy give up.
     "market_anonymous": ({"buyers": 40, "sellers": 15, "pricing": "market", "capacity": 3,
                           "identity": "anonymous", "taste": {"value": 2.5},
+                          "trust": {"lapse": 3},
                           "prospect": {"alpha": 1, "beta": 1, "lam": 1, "gamma_gain": 1,
                                        "gamma_loss": 1},
                           "exit": {"enabled": True, "patience": 4},
