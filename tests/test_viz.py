@@ -88,7 +88,7 @@ def test_the_page_at_its_defaults_replays_replication_zero_of_infogap_run(tiny):
     for _ in range(25):
         model.step()
     expected = run_one("asymmetric", 0, tiny.arms["asymmetric"], 25,
-                       replication_seeds(tiny.seed, 1)[0])
+                       replication_seeds(tiny.seed, 1)[0]).timeseries
     got = model.metrics_frame()
     pd.testing.assert_frame_equal(got, expected.set_index("step")[got.columns])
 
