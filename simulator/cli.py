@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "simulator.commands.run",
     "simulator.commands.viz",
     "simulator.commands.sweep",
+    "simulator.commands.churn",
 )
 
 

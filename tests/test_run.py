@@ -271,3 +271,156 @@ def test_lemons_scenario_unravels_only_without_information(tmp_path):
 def test_no_progress_bar_when_stderr_is_not_a_terminal(scenario_file, capsys):
     Scenario.load(scenario_file()).run(replications=1, steps=3, progress=True)
     assert capsys.readouterr().err == ""
+
+
+# -- segments, early period, panel --------------------------------------------------------
+#: Two segments, leaving by trust and by lapse; a newcomer cannot leave at its first step
+#: (one bad experience takes trust 0.7 to 0.595, above 0.45; lapse needs 3 idle steps).
+SEGMENTED = """\
+[scenario]
+name = "segmented"
+steps = 30
+replications = 3
+seed = 11
+window = 0.5
+early = 0.2
+
+[market]
+buyers = 60
+sellers = 20
+pricing = "markup"
+arrivals = { rate = 0.05 }
+
+[market.quality]
+low = 0.2
+high = 1.0
+
+[market.segments.bargain]
+share = 0.6
+taste = { distribution = "uniform", low = 0.9, high = 1.4 }
+trust = { leave_below = 0.45, lapse = 3 }
+
+[market.segments.quality]
+share = 0.4
+taste = { value = 2.2 }
+trust = { leave_below = 0.45 }
+
+[arms.asymmetric.market]
+information = "asymmetric"
+
+[arms.transparent.market]
+information = "transparent"
+"""
+
+ADDITIVE = ("volume", "consumer_surplus", "active_buyers")
+
+
+def test_segment_rows_add_up_to_the_market_total(scenario_file, tmp_path):
+    from simulator.metrics import SEGMENT_METRICS
+
+    out = tmp_path / "seg"
+    assert main(["run", str(scenario_file(SEGMENTED, "segmented.toml")), "--out", str(out),
+                 "--quiet"]) == 0
+    assert {"segments.csv", "segments.png", "early_summary.csv", "early_comparison.csv"} <= {
+        p.name for p in out.iterdir()}
+    summary = pd.read_csv(out / "summary.csv")
+    for arm in ("asymmetric", "transparent"):
+        mine = summary[summary["arm"] == arm]
+        assert list(dict.fromkeys(mine["segment"])) == ["all", "bargain", "quality"]
+        assert list(mine.loc[mine["segment"] == "all", "metric"]) == list(METRICS)
+        assert list(mine.loc[mine["segment"] == "quality", "metric"]) == list(SEGMENT_METRICS)
+        means = mine.set_index(["segment", "metric"])["mean"]
+        for metric in ADDITIVE:
+            parts = means[("bargain", metric)] + means[("quality", metric)]
+            assert parts == pytest.approx(means[("all", metric)], rel=1e-9), (arm, metric)
+        assert means[("all", "volume")] > 0 and means[("quality", "volume")] > 0
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert set(comparison["segment"]) == {"all", "bargain", "quality"}
+    seg = pd.read_csv(out / "segments.csv")
+    assert list(seg.columns) == ["arm", "replication", "step", "segment", *SEGMENT_METRICS]
+    assert len(seg) == 2 * 3 * 30 * 2
+    report = (out / "report.md").read_text()
+    assert "## Buyer segments" in report and "](segments.png)" in report
+    assert "## Early period" in report
+
+
+def test_early_summary_is_the_mean_of_the_first_steps(scenario_file):
+    res = Scenario.load(scenario_file(SEGMENTED, "segmented.toml")).run(progress=False)
+    ts = res.timeseries
+    first = ts[(ts["arm"] == "transparent") & (ts["step"] <= 6)]  # ceil(0.2 * 30) steps
+    per_rep = first.groupby("replication")["volume"].mean()
+    row = res.early_summary.query("arm == 'transparent' and segment == 'all' "
+                                  "and metric == 'volume'").iloc[0]
+    assert row["mean"] == pytest.approx(per_rep.mean())
+    diff = res.early_comparison.query("arm == 'transparent' and segment == 'all' "
+                                      "and metric == 'volume'").iloc[0]
+    base = ts[(ts["arm"] == "asymmetric") & (ts["step"] <= 6)].groupby("replication")["volume"]
+    assert diff["diff"] == pytest.approx((per_rep - base.mean()).mean())
+
+
+def test_panel_left_next_matches_the_runs_exits(scenario_file, tmp_path):
+    from simulator.runner import PANEL_COLUMNS
+
+    out = tmp_path / "p"
+    assert main(["run", str(scenario_file(SEGMENTED, "segmented.toml")), "--out", str(out),
+                 "--panel", "--quiet"]) == 0
+    panel = pd.read_csv(out / "panel.csv")
+    assert list(panel.columns) == PANEL_COLUMNS
+    assert not panel.duplicated(["arm", "replication", "buyer", "step"]).any()
+    assert set(panel["segment"]) == {"bargain", "quality"}
+    ts = pd.read_csv(out / "timeseries.csv")
+    flagged_total = 0
+    for (arm, rep), run in ts.groupby(["arm", "replication"]):
+        run = run.set_index("step")
+        # leavers at step t+1 = exit_rate(t+1) x buyers active at its start (after step t)
+        leavers = (run["exit_rate"].shift(-1) * run["active_buyers"]).round().iloc[:-1]
+        mine = panel[(panel["arm"] == arm) & (panel["replication"] == rep)]
+        flagged = mine.groupby("step")["left_next"].sum().reindex(leavers.index, fill_value=0)
+        np.testing.assert_array_equal(flagged.to_numpy(), leavers.to_numpy().astype(int))
+        assert mine["step"].max() == 29  # the last step has no next step to observe
+        flagged_total += int(flagged.sum())
+    assert flagged_total > 10
+
+
+def test_large_panel_is_written_as_parquet(scenario_file, tmp_path, monkeypatch):
+    res = Scenario.load(scenario_file(SEGMENTED, "segmented.toml")).run(
+        steps=10, progress=False, panel=True)
+    small, large = tmp_path / "small", tmp_path / "large"
+    small.mkdir()
+    large.mkdir()
+    assert simulator.report.write_panel(res.panel, small).name == "panel.csv"
+    monkeypatch.setattr(simulator.report, "PANEL_CSV_MAX_ROWS", len(res.panel) - 1)
+    assert simulator.report.write_panel(res.panel, large).name == "panel.parquet"
+    pq = pd.read_parquet(large / "panel.parquet")
+    pd.testing.assert_frame_equal(pq, res.panel)
+    pd.testing.assert_frame_equal(pq, pd.read_csv(small / "panel.csv"), check_dtype=False)
+    assert "`panel.parquet`" in simulator.report.report_markdown(res)
+
+
+def test_segments_and_panel_are_identical_with_two_workers(scenario_file, tmp_path):
+    path = scenario_file(SEGMENTED, "segmented.toml")
+    for workers in ("1", "2"):
+        assert main(["run", str(path), "--out", str(tmp_path / workers), "--workers", workers,
+                     "--steps", "15", "--panel", "--quiet"]) == 0
+    for name in ("segments.csv", "panel.csv", "summary.csv", "early_comparison.csv"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes()
+
+
+def test_over_promising_sells_more_early_and_churns_more_later():
+    """scenarios/expectations.toml at full size, 4 replications: paired 95% CIs exclude 0."""
+    from conftest import ROOT
+
+    res = Scenario.load(ROOT / "scenarios" / "expectations.toml").run(replications=4,
+                                                                      progress=False)
+    early = res.early_comparison.set_index(["arm", "segment", "metric"])
+    late = res.comparison.set_index(["arm", "segment", "metric"])
+    volume = early.loc[("over_promise", "all", "volume")]
+    churn = late.loc[("over_promise", "all", "churn")]
+    assert volume["ci_low"] > 0, volume.to_dict()
+    assert churn["ci_low"] > 0, churn.to_dict()
+    # ... at a cost the buyers feel: expectations above what is delivered, lower satisfaction
+    assert late.loc[("over_promise", "all", "satisfaction"), "ci_high"] < 0
+    # under-promising sells less early and never makes anyone switch or leave
+    assert early.loc[("under_promise", "all", "volume"), "ci_high"] < 0
+    summary = res.summary.set_index(["arm", "segment", "metric"])
+    assert summary.loc[("under_promise", "all", "churn"), "mean"] == 0

@@ -10,7 +10,8 @@ from simulator.errors import UserError
 from simulator.params import MarketParams
 from simulator.scenario import Scenario, docs_with_tables, parse_assignment
 
-SHIPPED = ("lemons", "two_types", "noisy_signals", "delayed", "loss_aversion")
+SHIPPED = ("lemons", "two_types", "noisy_signals", "delayed", "loss_aversion", "segments",
+           "expectations", "data_advantage")
 
 
 def test_lemons_is_the_documented_akerlof_market():

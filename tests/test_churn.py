@@ -1,0 +1,250 @@
+"""The churn model: held-out skill on the shipped scenario, known coefficients recovered,
+separation handled, and one clear error for every unusable panel."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT
+
+from simulator.churn import (
+    REQUIRED,
+    analyse,
+    calibration_bins,
+    find_panel,
+    read_panel,
+    split_replications,
+)
+from simulator.cli import main
+from simulator.runner import PANEL_COLUMNS
+from simulator.scenario import Scenario
+
+#: Margin over a constant predictor (AUC 0.5) that every held-out AUC must clear.
+AUC_MARGIN = 0.1
+
+CHURN_FILES = {"report.md", "coefficients.csv", "performance.csv", "calibration.csv",
+               "calibration.png", "coefficients.png"}
+
+
+@pytest.fixture(scope="module")
+def shipped_panel():
+    """scenarios/segments.toml, shrunk: 120 buyers, 20 sellers, 50 steps, 5 replications."""
+    s = Scenario.load(ROOT / "scenarios" / "segments.toml",
+                      {"market.buyers": 120, "market.sellers": 20})
+    return s.run(replications=5, steps=50, progress=False, panel=True).panel
+
+
+def synthetic_panel(n_per_rep: int = 4000, replications: int = 4, seed: int = 0,
+                    arm: str = "a") -> tuple[pd.DataFrame, dict[str, float]]:
+    """Rows drawn from a known logistic model: leaving falls with trust and with switching,
+    rises with the last expectation gap; tenure, losses and price are noise."""
+    rng = np.random.default_rng(seed)
+    n = n_per_rep * replications
+    df = pd.DataFrame({
+        "buyer": np.arange(n) % 500, "arm": arm, "replication": np.repeat(range(replications),
+                                                                          n_per_rep),
+        "step": np.arange(n) // 500 + 1, "segment": "all",
+        "trust": rng.normal(0.6, 0.1, n), "tenure": rng.integers(1, 60, n),
+        "last_gap": rng.normal(0.0, 0.2, n), "losses_seen": rng.integers(0, 5, n),
+        "price_paid": rng.uniform(0, 1, n), "switched": rng.random(n) < 0.3,
+    })
+    raw = {"trust": -12.0, "last_gap": 4.0, "switched": -1.0}
+    logit = (-3.0 + raw["trust"] * (df["trust"] - 0.6) + raw["last_gap"] * df["last_gap"]
+             + raw["switched"] * df["switched"])
+    df["left_next"] = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return df, raw
+
+
+def write_panel(tmp_path, panel: pd.DataFrame, name: str = "panel.csv"):
+    folder = tmp_path / "run"
+    folder.mkdir(exist_ok=True)
+    if name.endswith(".csv"):
+        panel.to_csv(folder / name, index=False)
+    else:
+        panel.to_parquet(folder / name, index=False)
+    return folder
+
+
+# -- skill -----------------------------------------------------------------------------------
+def test_churn_model_beats_a_constant_predictor_on_held_out_replications(shipped_panel):
+    result = analyse(shipped_panel)
+    assert [f.arm for f in result.fits] == ["asymmetric", "reviews", "transparent"]
+    for fit in result.fits:
+        assert not fit.skipped, fit.skipped
+        assert fit.train_replications == [0, 1, 2] and fit.test_replications == [3, 4]
+        p = fit.performance
+        assert p["test_leavers"] >= 20 and p["train_leavers"] >= 50
+        assert p["auc"] > 0.5 + AUC_MARGIN, (fit.arm, p["auc"])
+        assert p["brier"] < p["constant_brier"], fit.arm
+        assert p["log_loss"] < p["constant_log_loss"], fit.arm
+    # Where maximum likelihood has a finite solution, trust is the signal: the less a buyer
+    # trusts the market, the likelier it leaves (interval entirely below zero).
+    asym = result.fits[0].coefficients.set_index("feature")
+    assert not result.fits[0].penalised
+    assert asym.loc["trust", "ci_high"] < 0
+
+
+def test_coefficients_recover_a_known_logistic_model():
+    panel, raw = synthetic_panel()
+    fit = analyse(panel).fits[0]
+    table = fit.coefficients.set_index("feature")
+    train = panel[panel["replication"].isin(fit.train_replications)]
+    truth = {"trust": raw["trust"] * train["trust"].std(ddof=0),  # per training sd
+             "last_gap": raw["last_gap"] * train["last_gap"].std(ddof=0),
+             "switched": raw["switched"]}
+    for name, value in truth.items():
+        row = table.loc[name]
+        assert row["ci_low"] < value < row["ci_high"], (name, value, row.to_dict())
+        assert row["p_value"] < 1e-6
+    for noise in ("tenure", "losses_seen", "price_paid"):
+        assert abs(table.loc[noise, "coef"]) < 0.15
+    assert table.loc["trust", "odds_ratio"] == pytest.approx(math.exp(table.loc["trust",
+                                                                               "coef"]))
+    assert fit.performance["auc"] > 0.6
+
+
+def test_perfectly_separating_signal_is_left_out_and_said_so():
+    panel, _ = synthetic_panel(n_per_rep=1500, replications=3, seed=1)
+    panel.loc[panel["switched"], "left_next"] = False  # a switcher never leaves next step
+    fit = analyse(panel).fits[0]
+    assert "switched" not in set(fit.coefficients["feature"])
+    assert any("switched" in n and "separation" in n for n in fit.notes)
+    assert not fit.penalised and fit.coefficients["ci_low"].notna().all()
+
+
+def test_complete_separation_falls_back_to_a_penalised_fit():
+    panel, _ = synthetic_panel(n_per_rep=1500, replications=3, seed=2)
+    panel["left_next"] = panel["trust"] < 0.45  # trust alone decides
+    fit = analyse(panel).fits[0]
+    assert fit.penalised and fit.coefficients["ci_low"].isna().all()
+    assert any("ridge-penalised" in n for n in fit.notes)
+    table = fit.coefficients.set_index("feature")
+    assert table.loc["trust", "coef"] < -1  # the direction survives
+    assert fit.performance["auc"] > 0.99
+
+
+def test_segments_enter_as_dummies_and_a_segment_without_leavers_is_left_out():
+    panel, _ = synthetic_panel(n_per_rep=3000, replications=3, seed=3)
+    panel["segment"] = np.where(panel.index % 3 == 0, "loyal",
+                                np.where(panel.index % 3 == 1, "bargain", "quality"))
+    panel.loc[panel["segment"] == "loyal", "left_next"] = False
+    fit = analyse(panel).fits[0]
+    features = list(fit.coefficients["feature"])
+    assert [f for f in features if f.startswith("segment")] == ["segment[quality]"]
+    assert fit.coefficients.set_index("feature").loc["segment[quality]", "unit"] == (
+        "vs segment bargain")  # the largest remaining segment is the reference
+    assert any(n.startswith("segment loyal:") for n in fit.notes)
+    assert fit.performance["test_rows"] == int(((panel["replication"] == 2)
+                                                & (panel["segment"] != "loyal")).sum())
+
+
+def test_split_holds_out_the_last_replications():
+    assert split_replications(range(10), 0.3) == ([0, 1, 2, 3, 4, 5, 6], [7, 8, 9])
+    assert split_replications([3, 1], 0.3) == ([1], [3])
+    assert split_replications(range(4), 0.9) == ([0], [1, 2, 3])  # at least one to train
+    with pytest.raises(ValueError):
+        split_replications([0], 0.3)
+
+
+def test_calibration_bins_compare_predicted_and_observed_rates():
+    p = np.array([0.1, 0.1, 0.2, 0.2, 0.8, 0.9])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    bins = calibration_bins(y, p, bins=3)
+    assert bins["n"].tolist() == [2, 2, 2]
+    np.testing.assert_allclose(bins["predicted"], [0.1, 0.2, 0.85])
+    np.testing.assert_allclose(bins["observed"], [0.0, 0.5, 1.0])
+
+
+# -- command line ----------------------------------------------------------------------------
+def test_infogap_churn_writes_its_report_for_each_arm(tmp_path, capsys):
+    panel, _ = synthetic_panel(n_per_rep=2000, replications=4)
+    calm = panel.assign(arm="calm", left_next=False)  # nobody ever leaves in this arm
+    folder = write_panel(tmp_path, pd.concat([panel, calm], ignore_index=True)[PANEL_COLUMNS],
+                         "panel.parquet")
+    assert main(["churn", str(folder), "--test-share", "0.5"]) == 0
+    out = folder / "churn"
+    assert {p.name for p in out.iterdir()} == CHURN_FILES
+    perf = pd.read_csv(out / "performance.csv")
+    assert perf["arm"].tolist() == ["a"] and perf["test_replications"].tolist() == ["2 3"]
+    assert perf["auc"].iloc[0] > 0.5 + AUC_MARGIN
+    coef = pd.read_csv(out / "coefficients.csv")
+    assert list(coef.columns) == ["arm", "feature", "coef", "ci_low", "ci_high", "p_value",
+                                  "odds_ratio", "unit"]
+    report = (out / "report.md").read_text()
+    assert "**calm**: no buyer left in the training replications" in report
+    assert "](calibration.png)" in report and "AUC" in report
+    printed = capsys.readouterr().out
+    assert "a: AUC" in printed and "calm: no model" in printed
+    assert (out / "calibration.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_run_panel_then_churn_end_to_end(tmp_path, capsys):
+    out = tmp_path / "segments"
+    assert main(["run", str(ROOT / "scenarios" / "segments.toml"), "--out", str(out),
+                 "--panel", "--quiet", "--replications", "3", "--steps", "30",
+                 "--set", "market.buyers=80", "market.sellers=15"]) == 0
+    assert find_panel(out).name == "panel.csv"
+    assert main(["churn", str(out), "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    assert {p.name for p in (tmp_path / "c").iterdir()} == CHURN_FILES
+    assert capsys.readouterr().out == ""
+
+
+def _header_only(folder):
+    (folder / "panel.csv").write_text(",".join(PANEL_COLUMNS) + "\n")
+
+
+def _no_leavers(folder):
+    panel, _ = synthetic_panel(n_per_rep=200, replications=2)
+    panel.assign(left_next=False)[PANEL_COLUMNS].to_csv(folder / "panel.csv", index=False)
+
+
+def _missing_column(folder):
+    panel, _ = synthetic_panel(n_per_rep=200, replications=2)
+    panel.drop(columns="left_next").to_csv(folder / "panel.csv", index=False)
+
+
+def _one_replication(folder):
+    panel, _ = synthetic_panel(n_per_rep=500, replications=1)
+    panel[PANEL_COLUMNS].to_csv(folder / "panel.csv", index=False)
+
+
+def _bad_outcome(folder):
+    panel, _ = synthetic_panel(n_per_rep=200, replications=2)
+    panel["left_next"] = panel["left_next"].map({True: "yes", False: "no"})
+    panel[PANEL_COLUMNS].to_csv(folder / "panel.csv", index=False)
+
+
+@pytest.mark.parametrize("make, fragments", [
+    (None, ["no such folder", "--panel"]),
+    (lambda folder: None, ["no panel.csv or panel.parquet", "infogap run SCENARIO --panel"]),
+    (lambda folder: (folder / "panel.csv").write_text(""), ["panel.csv", "empty"]),
+    (_header_only, ["panel.csv", "expected buyer-period rows, found none"]),
+    (_no_leavers, ["left_next is False in all", "no buyer ever left", "nothing to predict"]),
+    (_missing_column, ["missing left_next"]),
+    (_one_replication, ["no arm has a churn model", "only 1 replication"]),
+    (_bad_outcome, ["column left_next: expected True/False, found 'no'"]),
+], ids=["missing-folder", "no-panel", "empty-file", "no-rows", "one-class", "missing-column",
+        "one-replication", "bad-outcome"])
+def test_unusable_panels_fail_with_one_clear_message(tmp_path, capsys, make, fragments):
+    folder = tmp_path / "run"
+    if make is not None:
+        folder.mkdir()
+        make(folder)
+    assert main(["churn", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("infogap: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    assert not (folder / "churn").exists()
+
+
+def test_read_panel_requires_every_documented_column(tmp_path):
+    panel, _ = synthetic_panel(n_per_rep=300, replications=2)
+    folder = write_panel(tmp_path, panel[PANEL_COLUMNS])
+    read = read_panel(find_panel(folder))
+    assert set(REQUIRED) <= set(read.columns) and read["left_next"].dtype == bool
+    assert set(REQUIRED) == set(PANEL_COLUMNS)  # what the runner writes is what churn reads
