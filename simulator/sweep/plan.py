@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..errors import UserError
 from ..params import ParamError
-from ..runner import replication_seeds
 from .design import Design
 from .experiment import Experiment
 from .work import DEFAULT_RUNNER, RunTask
@@ -30,6 +31,12 @@ class PlannedRun:
     arm: str
     replication: int
     task: RunTask
+
+
+def replication_seeds(seed: int, replications: int) -> list[np.random.SeedSequence]:
+    """`simulator.runner.replication_seeds`, restated so the parent need not import the
+    model (a test keeps the two equal)."""
+    return np.random.SeedSequence(seed).spawn(replications)
 
 
 def model_version() -> str:
