@@ -71,6 +71,8 @@ def measure(kind: str, runs: int, workers: int) -> dict:
         "market": market, "seconds": round(seconds, 2),
         "runs_per_second": round(runs / seconds, 2),
         "parent_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # Other work on the machine skews the speed-up: report the load it ran under.
+        "load_average_1min": round(os.getloadavg()[0], 2), "cores": os.cpu_count(),
     }
 
 
@@ -87,6 +89,7 @@ def fresh(kind: str, runs: int, workers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sweeps")
+    parser.add_argument("--throughput", action="store_true", help="throughput only")
     parser.add_argument("--one", nargs=3, metavar=("KIND", "RUNS", "WORKERS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -102,6 +105,8 @@ def main() -> None:
     print(json.dumps({"measure": "speedup_2_workers",
                       "ratio": round(two["runs_per_second"] / one["runs_per_second"], 2),
                       "target": 1.7}), flush=True)
+    if args.throughput:
+        return
     sizes = (100, 500) if args.quick else (200, 2000)
     for size in sizes:
         print(json.dumps(fresh("memory", size, 2)), flush=True)
