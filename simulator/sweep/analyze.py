@@ -109,7 +109,7 @@ class _Report:
         for f in self.factors:
             shown = (", ".join(map(str, f.values)) if f.values is not None
                      else f"{f.low:g} to {f.high:g}")
-            self.lines.append(f"| `{f.key}` | {shown} | {f.scale} |")
+            self.lines.append(f"| `{f.key}` | {shown} | {f.scale if f.values is None else ''} |")
         if self.info["fixed"]:
             fixed = ", ".join(f"`{k}` = {v!r}" for k, v in self.info["fixed"].items())
             self.lines += ["", f"Fixed on every run: {fixed}."]
