@@ -24,8 +24,10 @@ HERE = Path(__file__).resolve().parent
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def measure(model: str, buyers: int, sellers: int, steps: int, market: dict, seed: int) -> dict:
-    """Time `steps` steps of one model (construction excluded)."""
+def measure(model: str, buyers: int, sellers: int, steps: int, market: dict, seed: int,
+            warmup: int) -> dict:
+    """Time `steps` steps of one model after `warmup` untimed ones (construction and the
+    engine's one-off compilation excluded; `warmup_seconds` reports them)."""
     sys.path.insert(0, str(HERE))
     if model == "engine":
         from simulator.model import MarketModel as Model
@@ -33,7 +35,11 @@ def measure(model: str, buyers: int, sellers: int, steps: int, market: dict, see
         from reference_loop import ReferenceMarket as Model
 
     load_before = os.getloadavg()[0]
+    begin = time.perf_counter()
     instance = Model({**market, "buyers": buyers, "sellers": sellers}, rng=seed)
+    for _ in range(warmup):
+        instance.step()
+    warmup_seconds = time.perf_counter() - begin
     start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(steps):
         instance.step()
@@ -44,6 +50,8 @@ def measure(model: str, buyers: int, sellers: int, steps: int, market: dict, see
         "buyers": buyers,
         "sellers": sellers,
         "steps": steps,
+        "warmup_steps": warmup,
+        "warmup_seconds": round(warmup_seconds, 3),
         "seconds": round(seconds, 3),
         "us_per_buyer_step": round(1e6 * seconds / (steps * buyers), 3),
         "cpu_seconds": round(cpu_seconds, 3),  # less sensitive than wall time to other load
@@ -57,7 +65,7 @@ def measure(model: str, buyers: int, sellers: int, steps: int, market: dict, see
 def run_in_fresh_process(model: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--one", model, "--buyers", str(args.buyers),
                "--sellers", str(args.sellers), "--steps", str(args.steps),
-               "--market", args.market, "--seed", str(args.seed)]
+               "--market", args.market, "--seed", str(args.seed), "--warmup", str(args.warmup)]
     done = subprocess.run(command, check=True, capture_output=True, text=True,
                           env={**os.environ, **ONE_THREAD})
     line = done.stdout.strip().splitlines()[-1]
@@ -71,6 +79,8 @@ def main() -> None:
     parser.add_argument("--sellers", type=int, default=100)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=2,
+                        help="untimed steps first (numba compiles, caches fill)")
     parser.add_argument("--market", default="{}",
                         help="JSON market overrides (core parameters only: the reference "
                              "loop refuses mechanisms)")
@@ -78,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:
         result = measure(args.one, args.buyers, args.sellers, args.steps,
-                         json.loads(args.market), args.seed)
+                         json.loads(args.market), args.seed, args.warmup)
         print(json.dumps(result), flush=True)
         return
     engine = run_in_fresh_process("engine", args)
