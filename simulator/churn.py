@@ -448,7 +448,7 @@ def plot_coefficients(result: ChurnResults):
     fitted = result.fitted
     features = list(dict.fromkeys(name for f in fitted for name in f.coefficients["feature"]
                                   if name != "const"))
-    fig = Figure(figsize=(7.0, 0.5 * len(features) * max(1, len(fitted)) ** 0.5 + 1.6),
+    fig = Figure(figsize=(7.0, 0.32 * len(features) * max(1, len(fitted)) ** 0.5 + 1.4),
                  layout="constrained")
     ax = fig.subplots()
     width = 0.8 / max(len(fitted), 1)
