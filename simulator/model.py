@@ -592,8 +592,9 @@ class MarketModel(mesa.Model):
         p, s, b = self.params, self.sellers, self.buyers
         c = p.claims
         false = quality < s.claim[seller] - c.tolerance
-        cred = b.credibility[who]
-        cred = np.where(false, cred * (1 - p.trust.loss), cred + p.trust.gain * (1 - cred))
+        cred, seg = b.credibility[who], b.segment[who]
+        gain, loss = self.segment_trust["gain"][seg], self.segment_trust["loss"][seg]
+        cred = np.where(false, cred * (1 - loss), cred + gain * (1 - cred))
         b.credibility[who] = np.where(hidden, cred, b.credibility[who])
         if c.audit > 0 and c.penalty > 0:
             caught = false & (self.rng.random(len(who)) < c.audit)
@@ -637,18 +638,19 @@ class MarketModel(mesa.Model):
             "tenure": self.steps - b.joined[start],
             "last_gap": b.last_gap[start].copy(),
             "losses_seen": b.losses[start].copy(),
+            "idle": b.idle[start].copy(),
             "price_paid": b.spent[start].copy(),
             "switched": np.isin(start, switched),
             "left": np.isin(start, leaving),
         })
 
     def panel_frame(self) -> pd.DataFrame:
-        """The buyer-period panel (record_panel=True): features now, `left_next` = the
-        buyer leaves in the next step."""
+        """The buyer-period panel (record_panel=True): features now (`idle` = steps in a
+        row without a purchase), `left_next` = the buyer leaves in the next step."""
         if not self._panel:
             return pd.DataFrame(columns=["buyer", "step", "segment", "trust", "tenure",
-                                         "last_gap", "losses_seen", "price_paid", "switched",
-                                         "left", "left_next"])
+                                         "last_gap", "losses_seen", "idle", "price_paid",
+                                         "switched", "left_next"])
         df = pd.DataFrame({k: np.concatenate([part[k] for part in self._panel])
                            for k in self._panel[0]})
         if self.segment_names:
@@ -660,8 +662,8 @@ class MarketModel(mesa.Model):
         df["left_next"] = nxt.fillna(False).astype(bool)
         # A buyer's last observed row has no next step unless the run ended: drop rows at the
         # final step (their future is unknown) and the rows where the buyer left already.
-        df = df[(df["step"] < self.steps) & ~df["left"]].reset_index(drop=True)
-        return df
+        df = df[(df["step"] < self.steps) & ~df["left"]].drop(columns="left")
+        return df.reset_index(drop=True)
 
     def _remove_buyers(self, rows: np.ndarray) -> None:
         self.buyers.active[rows] = False
