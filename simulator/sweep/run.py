@@ -78,7 +78,8 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
 def _execute(store: SweepStore, todo: list[str], outcome: SweepOutcome, executor: str,
              workers: int | None, scheduler: str | None, progress: bool) -> None:
     start = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="run", file=sys.stderr, disable=not progress,
+    bar = tqdm(total=len(todo), unit="run", file=sys.stderr,
+               disable=not progress or not sys.stderr.isatty(),
                dynamic_ncols=True, desc="sweep")
     try:
         with make_executor(executor, workers, scheduler) as pool:
