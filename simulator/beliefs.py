@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
+
 EMPTY = -1
 
 
@@ -62,23 +64,18 @@ class BeliefStore:
         keep = 1.0 - self.forgetting
         if keep < 1.0:
             np.maximum(self.pool_precision * keep, self.prior_precision, out=self.pool_precision)
-            np.maximum(self.slot_precision * keep, self.prior_precision, out=self.slot_precision,
-                       where=self.slot_seller != EMPTY)
+            kernels.decay_slots(self.slot_precision, self.slot_seller, keep,
+                                self.prior_precision)
 
     def find(self, buyers: np.ndarray, sellers: np.ndarray) -> np.ndarray:
         """Slot index of each (buyer, seller) pair, or -1 if the buyer does not know it.
 
-        `buyers` has shape (n,) and `sellers` shape (n,) or (n, k). One pass per
-        slot over (n, k) arrays is several times faster than one (n, k, memory)
-        comparison.
+        `buyers` has shape (n,) and `sellers` shape (n,) or (n, k).
         """
-        slots = self.slot_seller[buyers]  # (n, memory)
-        two_d = sellers.ndim == 2
-        out = np.full(sellers.shape, EMPTY, dtype=np.int64)
-        for m in range(self.memory - 1, -1, -1):  # the lowest matching slot wins
-            column = slots[:, m, None] if two_d else slots[:, m]
-            np.copyto(out, m, where=column == sellers)
-        return out
+        two_d = sellers if sellers.ndim == 2 else sellers[:, None]
+        out = kernels.find_slots(self.slot_seller, np.ascontiguousarray(buyers, dtype=np.int64),
+                                 np.ascontiguousarray(two_d, dtype=np.int64))
+        return out if sellers.ndim == 2 else out[:, 0]
 
     def remember(self, buyers: np.ndarray, sellers: np.ndarray, prior_mean: np.ndarray,
                  prior_precision: np.ndarray, now: int, slot: np.ndarray | None = None

@@ -80,3 +80,32 @@ def reservation_prices(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss
                 hi = mid
         out[i] = lo
     return out
+
+
+@njit(cache=True)
+def find_slots(slot_seller, buyers, sellers):
+    """Slot of each (buyer, seller) pair in the buyers' memories, -1 if not remembered
+    (the lowest matching slot wins); `sellers` is (n, k)."""
+    n, k = sellers.shape
+    memory = slot_seller.shape[1]
+    out = np.full((n, k), -1, dtype=np.int64)
+    for i in range(n):
+        row = buyers[i]
+        for c in range(k):
+            target = sellers[i, c]
+            for m in range(memory):
+                if slot_seller[row, m] == target:
+                    out[i, c] = m
+                    break
+    return out
+
+
+@njit(cache=True)
+def decay_slots(precision, seller, keep, floor):
+    """In place: remembered beliefs lose a share of precision, never below `floor`."""
+    n, memory = precision.shape
+    for i in range(n):
+        for m in range(memory):
+            if seller[i, m] >= 0:
+                p = precision[i, m] * keep
+                precision[i, m] = p if p > floor else floor

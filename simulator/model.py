@@ -366,8 +366,9 @@ class MarketModel(mesa.Model):
         personal = np.zeros(price.shape, dtype=bool)
         if p.personalized_pricing.enabled:
             price, personal = self._personal_prices(buyers, safe, price)
-        extra = np.zeros_like(price)
-        extra[:, 1:] = np.where(has_current[:, None], p.choice.switching_cost, 0.0)
+        extra = np.zeros_like(price)  # the switching cost of a candidate, where it applies
+        if p.choice.switching_cost > 0:
+            extra[:, 1:] = np.where(has_current[:, None], p.choice.switching_cost, 0.0)
         floor = self._warranty_floor(s.warranty[safe], safe.shape)
         theta = np.broadcast_to(b.theta[buyers][:, None], mean.shape)
         value = self.by_segment(buyers, "value", theta, mean, np.sqrt(var), price + extra, floor)
@@ -375,7 +376,7 @@ class MarketModel(mesa.Model):
         if p.choice.logit_noise > 0:
             value = value + p.choice.logit_noise * self.rng.gumbel(size=value.shape)
             outside = p.choice.logit_noise * self.rng.gumbel(size=n)
-        value = np.where(valid, value, -np.inf)
+        value[~valid] = -np.inf
         acceptable = value >= outside[:, None] - 1e-12
         if p.identity == "partners":
             # A buyer whose partner is still worth buying from meets nobody else.
@@ -515,10 +516,10 @@ class MarketModel(mesa.Model):
         choice, for as many rounds as there are candidates.
         """
         n, width = cands.shape
-        order = np.argsort(-value, axis=1, kind="stable")
-        if capacity <= 0:
-            best = order[:, 0]
+        if capacity <= 0:  # everyone gets its first choice
+            best = value.argmax(axis=1)
             return np.where(acceptable[np.arange(n), best], best, -1)
+        order = np.argsort(-value, axis=1, kind="stable")
         remaining = np.full(self.sellers.size, capacity, dtype=np.int64)
         priority = self.rng.permutation(n)
         pick = np.full(n, -1)
