@@ -83,6 +83,8 @@ class MarketModel(mesa.Model):
         self.pool_obs_var = max(self.quality_var + self.noise_var, 1e-9)
         # A buyer's own experience of a known seller varies with the noise only.
         self.seller_obs_var = max(self.noise_var, 1e-6)
+        # Under hidden action buyers know a seller may deliver less than its capability.
+        self.action_var = (p.moral_hazard.shirk / 2) ** 2 if p.moral_hazard.enabled else 0.0
 
         self.sellers = Table(SELLER_COLUMNS, p.sellers)
         self.buyers = Table(BUYER_COLUMNS, p.buyers)
@@ -330,6 +332,14 @@ class MarketModel(mesa.Model):
         return float(min(levels[lo], np.median(tastes)))  # random matching: see pool prices
 
     # --------------------------------------------------------------- shopping
+    def _learnable(self, sellers: np.ndarray) -> np.ndarray:
+        """Sellers whose delivered quality experience can teach something: those whose quality
+        is not public exactly, and every seller under hidden action (what is public is its
+        capability, not what it will deliver)."""
+        if self.params.moral_hazard.enabled:
+            return np.ones(np.shape(sellers), dtype=bool)
+        return self.sellers.pub_var[sellers] > 0
+
     def _warranty_floor(self, has_warranty, shape) -> np.ndarray | None:
         """Quality below which a unit is repaired (-inf where there is no warranty)."""
         if not self.params.warranty.enabled:
@@ -440,7 +450,7 @@ class MarketModel(mesa.Model):
         """Free trials: some buyers see one unknown candidate's delivered quality before
         choosing; the seller bears the unit's cost."""
         p, s, bel = self.params, self.sellers, self.beliefs
-        lucky = (self.rng.random(len(buyers)) < p.trials.probability) & (s.pub_var[cands] > 0)
+        lucky = (self.rng.random(len(buyers)) < p.trials.probability) & self._learnable(cands)
         if p.identity != "anonymous":
             lucky &= bel.find(buyers, cands) == EMPTY
         who, seller = buyers[lucky], cands[lucky]
@@ -457,7 +467,7 @@ class MarketModel(mesa.Model):
         worth `weight` own observations about that seller (or, with anonymous sellers,
         about the pool it belongs to)."""
         s, bel = self.sellers, self.beliefs
-        keep = (s.pub_var[sellers] > 0) & (weight > 0)
+        keep = self._learnable(sellers) & (weight > 0)
         buyers, sellers, observed, weight = buyers[keep], sellers[keep], observed[keep], weight[keep]
         if len(buyers) == 0:
             return
@@ -475,7 +485,7 @@ class MarketModel(mesa.Model):
         slot holding its own belief about that seller (-1: it does not know it)."""
         p, s, bel = self.params, self.sellers, self.beliefs
         pub_var = s.pub_var[cands]
-        hidden = pub_var > 0
+        hidden = self._learnable(cands)
         pool = s.pool[cands]
         if self.choices.learners.keys() & {"certify", "warranty"}:
             rows = np.broadcast_to(buyers[:, None], cands.shape)
@@ -487,7 +497,7 @@ class MarketModel(mesa.Model):
         public = np.isfinite(pub_var)
         if public.any():
             mean = np.where(public, s.pub_mean[cands], mean)
-            var = np.where(public, pub_var, var)
+            var = np.where(public, pub_var + self.action_var, var)
         trust = self.buyers.trust[buyers]
         if p.claims.enabled:  # a claim counts as far as the buyer has found claims true
             w = np.where(hidden, self.buyers.credibility[buyers][:, None], 0.0)
@@ -562,7 +572,7 @@ class MarketModel(mesa.Model):
                 heard = quality[pooled & (pool == k)].mean()
                 bel.update_pool(listeners, k, np.full(len(listeners), heard),
                                 self.pool_obs_var / p.beliefs.market_feedback)
-        hidden = s.pub_var[seller] > 0  # experiences teach nothing about public exact quality
+        hidden = self._learnable(seller)  # nothing to learn about exact public quality
         if p.identity != "anonymous" and hidden.any():
             w, j = who[hidden], seller[hidden]
             prior_var = np.maximum(predictive_var[hidden] - self.noise_var, 1e-9)
