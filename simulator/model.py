@@ -474,9 +474,14 @@ class MarketModel(mesa.Model):
         if self.params.identity == "anonymous":
             bel.update_pool(buyers, s.pool[sellers], observed, self.pool_obs_var / weight)
             return
-        mean, var, known = self._predictive(buyers, sellers[:, None])
-        prior_var = np.maximum(var[:, 0] - self.noise_var, 1e-9)
-        slot = bel.remember(buyers, sellers, mean[:, 0], 1 / prior_var, self.steps, known[:, 0])
+        known = bel.find(buyers, sellers)
+        prior_mean, prior_precision = np.zeros(len(buyers)), np.ones(len(buyers))
+        new = known == EMPTY
+        if new.any():  # a first impression starts from what the buyer would have expected
+            mean, var, _ = self._predictive(buyers[new], sellers[new][:, None])
+            prior_mean[new] = mean[:, 0]
+            prior_precision[new] = 1 / np.maximum(var[:, 0] - self.noise_var, 1e-9)
+        slot = bel.remember(buyers, sellers, prior_mean, prior_precision, self.steps, known)
         bel.update_slots(buyers, slot, observed, self.seller_obs_var / weight)
 
     def _predictive(self, buyers: np.ndarray, cands: np.ndarray
