@@ -1,13 +1,13 @@
 """Which customer signals predict leaving: a logistic churn model on the buyer-period panel.
 
 Each panel row is a buyer at a step (its trust, tenure, last expectation gap,
-disappointments so far, price paid, whether it switched); `left_next` says
-whether it leaves the market at the next step. Per arm, a logistic regression
-(statsmodels) is fitted on some replications and judged on the others: held-out
-replications are whole markets the model never saw, so its AUC says how well
-the signals generalise, not how well they fit. A constant predictor (the
-training leaving rate) has AUC 0.5; Brier score and log loss are compared with
-it too.
+disappointments so far, steps in a row without a purchase, price paid, whether it
+switched); `left_next` says whether it leaves the market at the next step. Per
+arm, a logistic regression (statsmodels) is fitted on some replications and
+judged on the others: held-out replications are whole markets the model never
+saw, so its AUC says how well the signals generalise, not how well they fit. A
+constant predictor (the training leaving rate) has AUC 0.5; Brier score and log
+loss are compared with it too.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .stats import mean_ci
 
 OUTCOME = "left_next"
 #: Numeric signals, reported per standard deviation (of the training rows).
-NUMERIC = ("trust", "tenure", "last_gap", "losses_seen", "price_paid")
+NUMERIC = ("trust", "tenure", "last_gap", "losses_seen", "idle", "price_paid")
 #: Yes/no signals, reported for yes against no.
 BINARY = ("switched",)
 REQUIRED = ("buyer", "arm", "replication", "step", "segment", *NUMERIC, *BINARY, OUTCOME)

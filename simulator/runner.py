@@ -40,7 +40,7 @@ ALL = "all"
 
 #: Columns of the buyer-period panel (`--panel`), in file order.
 PANEL_COLUMNS = ["buyer", "arm", "replication", "step", "segment", "trust", "tenure",
-                 "last_gap", "losses_seen", "price_paid", "switched", "left_next"]
+                 "last_gap", "losses_seen", "idle", "price_paid", "switched", "left_next"]
 
 
 def replication_seeds(seed: int, replications: int) -> list[np.random.SeedSequence]:
@@ -103,6 +103,7 @@ def run_one(arm: str, replication: int, params: MarketParams, steps: int,
         buyers = _keyed(sim.panel.reset_index(drop=True), arm, replication)
         buyers = buyers.reindex(columns=PANEL_COLUMNS).astype(
             {"buyer": np.int64, "step": np.int64, "tenure": np.int64, "losses_seen": np.int64,
+             "idle": np.int64,
              "trust": float, "last_gap": float, "price_paid": float, "switched": bool,
              "left_next": bool, "segment": str})
     return RunFrames(df, segments, buyers)

@@ -40,7 +40,8 @@ def shipped_panel():
 def synthetic_panel(n_per_rep: int = 4000, replications: int = 4, seed: int = 0,
                     arm: str = "a") -> tuple[pd.DataFrame, dict[str, float]]:
     """Rows drawn from a known logistic model: leaving falls with trust and with switching,
-    rises with the last expectation gap; tenure, losses and price are noise."""
+    rises with the last expectation gap and with idle steps; tenure, losses and price are
+    noise."""
     rng = np.random.default_rng(seed)
     n = n_per_rep * replications
     df = pd.DataFrame({
@@ -49,11 +50,12 @@ def synthetic_panel(n_per_rep: int = 4000, replications: int = 4, seed: int = 0,
         "step": np.arange(n) // 500 + 1, "segment": "all",
         "trust": rng.normal(0.6, 0.1, n), "tenure": rng.integers(1, 60, n),
         "last_gap": rng.normal(0.0, 0.2, n), "losses_seen": rng.integers(0, 5, n),
-        "price_paid": rng.uniform(0, 1, n), "switched": rng.random(n) < 0.3,
+        "idle": rng.poisson(1.0, n), "price_paid": rng.uniform(0, 1, n),
+        "switched": rng.random(n) < 0.3,
     })
-    raw = {"trust": -12.0, "last_gap": 4.0, "switched": -1.0}
+    raw = {"trust": -12.0, "last_gap": 4.0, "idle": 0.7, "switched": -1.0}
     logit = (-3.0 + raw["trust"] * (df["trust"] - 0.6) + raw["last_gap"] * df["last_gap"]
-             + raw["switched"] * df["switched"])
+             + raw["idle"] * (df["idle"] - 1) + raw["switched"] * df["switched"])
     df["left_next"] = rng.random(n) < 1 / (1 + np.exp(-logit))
     return df, raw
 
@@ -80,11 +82,43 @@ def test_churn_model_beats_a_constant_predictor_on_held_out_replications(shipped
         assert p["auc"] > 0.5 + AUC_MARGIN, (fit.arm, p["auc"])
         assert p["brier"] < p["constant_brier"], fit.arm
         assert p["log_loss"] < p["constant_log_loss"], fit.arm
-    # Where maximum likelihood has a finite solution, trust is the signal: the less a buyer
-    # trusts the market, the likelier it leaves (interval entirely below zero).
-    asym = result.fits[0].coefficients.set_index("feature")
-    assert not result.fits[0].penalised
-    assert asym.loc["trust", "ci_high"] < 0
+
+
+def _coef(fit, name: str) -> float:
+    """A signal's coefficient, 0 when it was left out (the same in every training row)."""
+    table = fit.coefficients.set_index("feature")
+    return float(table.loc[name, "coef"]) if name in table.index else 0.0
+
+
+def test_churn_coefficients_show_each_segments_leaving_rule(shipped_panel):
+    """segments.toml: bargain hunters give up after 4 steps without a purchase (lapse),
+    quality seekers almost only when their trust falls below 0.35 (their lapse, 8, is rarely
+    reached), loyalists never leave. The coefficients must say so."""
+    fits = {f.arm: f for f in analyse(shipped_panel).fits}
+    # Pooled over segments (what `infogap churn` reports): idle raises the risk in every arm,
+    # with its interval above zero where maximum likelihood has a finite solution (with
+    # quality public, idle all but separates lapsing bargain hunters: a penalised fit).
+    assert not fits["asymmetric"].penalised and not fits["reviews"].penalised
+    for arm, fit in fits.items():
+        table = fit.coefficients.set_index("feature")
+        assert table.loc["idle", "coef"] > 0, arm
+        if not fit.penalised:
+            assert table.loc["idle", "ci_low"] > 0, arm
+    # With reviews, bargain hunters trust more and quality seekers' trust-leaving stands out.
+    assert fits["reviews"].coefficients.set_index("feature").loc["trust", "ci_high"] < 0
+    # Per segment, the signal that dominates is the segment's own leaving rule.
+    by_segment = {seg: {f.arm: f for f in analyse(
+        shipped_panel[shipped_panel["segment"] == seg]).fits}
+        for seg in ("quality_seekers", "bargain_hunters")}
+    for arm in fits:
+        quality, bargain = by_segment["quality_seekers"][arm], by_segment["bargain_hunters"][arm]
+        assert not quality.skipped and not bargain.skipped, arm
+        assert _coef(quality, "trust") < -1, arm
+        assert abs(_coef(quality, "idle")) < abs(_coef(quality, "trust")) / 3, arm
+        if not quality.penalised:
+            assert quality.coefficients.set_index("feature").loc["trust", "ci_high"] < 0, arm
+        assert _coef(bargain, "idle") > 1, arm
+        assert abs(_coef(bargain, "trust")) < _coef(bargain, "idle") / 3, arm
 
 
 def test_coefficients_recover_a_known_logistic_model():
@@ -94,6 +128,7 @@ def test_coefficients_recover_a_known_logistic_model():
     train = panel[panel["replication"].isin(fit.train_replications)]
     truth = {"trust": raw["trust"] * train["trust"].std(ddof=0),  # per training sd
              "last_gap": raw["last_gap"] * train["last_gap"].std(ddof=0),
+             "idle": raw["idle"] * train["idle"].std(ddof=0),
              "switched": raw["switched"]}
     for name, value in truth.items():
         row = table.loc[name]

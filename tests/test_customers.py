@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,8 +74,9 @@ def test_panel_left_next_matches_the_models_own_exit_events():
         for uid in before - after:
             left_at[uid] = model.steps
     panel = model.panel_frame()
-    assert {"buyer", "step", "segment", "trust", "tenure", "last_gap", "losses_seen",
-            "price_paid", "switched", "left_next"} <= set(panel.columns)
+    assert list(panel.columns) == ["buyer", "step", "segment", "trust", "tenure", "last_gap",
+                                   "losses_seen", "idle", "price_paid", "switched",
+                                   "left_next"]
     flagged = panel[panel["left_next"]]
     assert len(flagged) > 5
     for uid, step in zip(flagged["buyer"], flagged["step"], strict=True):
@@ -81,6 +84,34 @@ def test_panel_left_next_matches_the_models_own_exit_events():
     # ... and every departure (but those at step 1, which have no previous row) is flagged.
     expected = {(uid, s - 1) for uid, s in left_at.items() if s > 1}
     assert expected == set(zip(flagged["buyer"], flagged["step"], strict=True))
+
+
+def test_panel_idle_counts_steps_in_a_row_without_a_purchase():
+    lapse = 3
+    params = copy.deepcopy(SEGMENTED)
+    params["segments"]["bargain"]["trust"]["lapse"] = lapse  # the others never lapse
+    model = MarketModel(params, rng=6, record_panel=True)
+    for _ in range(40):
+        model.step()
+    panel = model.panel_frame()
+    bought = panel["price_paid"] > 0
+    assert bought.any() and not bought.all()
+    assert ((panel["idle"] == 0) == bought).all()
+    # Row by row: reset by a purchase, one more otherwise (a buyer's rows are consecutive).
+    prev = panel.groupby("buyer")["idle"].shift(1)
+    later = prev.notna() & (panel.groupby("buyer")["step"].diff() == 1)
+    assert later.sum() > 1000
+    expected = np.where(bought, 0, prev + 1)[later]
+    np.testing.assert_array_equal(panel.loc[later, "idle"].to_numpy(), expected)
+    # The lapse rule on it: a bargain hunter idle lapse - 1 steps leaves unless it buys next
+    # step, so no bargain row reaches `lapse`; loyalists (no lapse) stay idle for longer.
+    bargain = panel[panel["segment"] == "bargain"]
+    assert bargain["idle"].max() == lapse - 1
+    edge = bargain[bargain["idle"] == lapse - 1]
+    assert edge["left_next"].sum() > 50
+    nxt = panel.groupby("buyer")["idle"].shift(-1)[edge.index]
+    assert (nxt[~edge["left_next"] & nxt.notna()] == 0).all()  # stayed: bought next step
+    assert panel.loc[panel["segment"] == "loyal", "idle"].max() > lapse
 
 
 def test_satisfaction_weighs_disappointment_more_than_delight():
@@ -100,4 +131,6 @@ def test_segment_shares_must_add_up_and_keys_are_checked():
 
 def test_panel_is_empty_but_well_formed_before_any_step():
     panel = MarketModel(SEGMENTED, rng=5, record_panel=True).panel_frame()
-    assert isinstance(panel, pd.DataFrame) and panel.empty and "left_next" in panel.columns
+    assert isinstance(panel, pd.DataFrame) and panel.empty
+    assert "left_next" in panel.columns and "idle" in panel.columns
+    assert "left" not in panel.columns

@@ -366,6 +366,10 @@ def test_panel_left_next_matches_the_runs_exits(scenario_file, tmp_path):
                  "--panel", "--quiet"]) == 0
     panel = pd.read_csv(out / "panel.csv")
     assert list(panel.columns) == PANEL_COLUMNS
+    assert "idle" in PANEL_COLUMNS and "left" not in PANEL_COLUMNS
+    assert panel["idle"].dtype == np.int64
+    assert ((panel["idle"] == 0) == (panel["price_paid"] > 0)).all()  # idle: no purchase
+    assert panel["idle"].max() > 1
     assert not panel.duplicated(["arm", "replication", "buyer", "step"]).any()
     assert set(panel["segment"]) == {"bargain", "quality"}
     ts = pd.read_csv(out / "timeseries.csv")
