@@ -277,7 +277,7 @@ class MarketModel(mesa.Model):
         s.offering[live] = s.price[live] >= s.unit_cost[live] - 1e-12
 
     def _market_prices(self, live: np.ndarray) -> None:
-        """Price-takers: each segment's going price moves toward its clearing price."""
+        """Price-takers: each pool's going price moves toward its clearing price."""
         p, s, b = self.params, self.sellers, self.buyers
         buyers = np.flatnonzero(b.active[: b.size])
         if len(buyers) > CLEARING_SAMPLE:

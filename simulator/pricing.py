@@ -1,11 +1,11 @@
 """Pricing policies: markup, adaptive, and the price-taking `market` policy.
 
-Under `market` pricing sellers take the going price of the segment buyers can
+Under `market` pricing sellers take the going price of the group buyers can
 tell them apart in: sellers whose quality is not public share one pooled price
 P (Akerlof's used-car market); sellers whose quality is public (or signalled)
 each ask what the marginal buyer would pay for their public quality (a
 hedonic price schedule indexed by that buyer's taste). Each going price moves
-toward the level that would clear its segment given buyers' current beliefs
+toward the level that would clear its group given buyers' current beliefs
 (partial adjustment, so the sign of each move is the sign of excess demand),
 and a seller withdraws while its going price is below its cost.
 """
