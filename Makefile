@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 SCENARIO ?= scenarios/lemons.toml
 WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: run test bench lint clean check-python browser
+.PHONY: run test bench bench-sweep lint clean check-python browser
 
 check-python:
 	@test -n "$(PYTHON)" || { echo "infogap needs Python >= 3.12; none found. Install one or run make PYTHON=/path/to/python3.12"; exit 1; }
@@ -33,8 +33,14 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
+# JSON lines: engine per market size (core, every mechanism, 100,000 x 2,000), then the
+# engine against the plain per-agent Mesa loop. Sweep throughput: make bench-sweep.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_market.py
+	$(BIN)/python benchmarks/bench_reference.py --buyers 10000 --sellers 200 --steps 30
+
+bench-sweep: $(STAMP)
+	$(BIN)/python benchmarks/bench_sweep.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
