@@ -311,18 +311,7 @@ class ReferenceMarket(mesa.Model):
         self.nodes = [(float(a), float(b), float(c), float(d))
                       for a, b, c, d in zip(z, probs, gain_w, loss_w, strict=True)]
 
-        q = p.quality
-        if q.distribution == "two_type":
-            self.quality_mean = q.low + q.share_high * (q.high - q.low)
-            self.quality_var = q.share_high * (1 - q.share_high) * (q.high - q.low) ** 2
-        elif q.distribution == "beta":
-            mean = q.a / (q.a + q.b)
-            var = q.a * q.b / ((q.a + q.b) ** 2 * (q.a + q.b + 1))
-            self.quality_mean = q.low + mean * (q.high - q.low)
-            self.quality_var = var * (q.high - q.low) ** 2
-        else:
-            self.quality_mean = 0.5 * (q.low + q.high)
-            self.quality_var = (q.high - q.low) ** 2 / 12
+        self.quality_mean, self.quality_var = p.quality.moments()
         self.noise_var = p.quality_noise ** 2
         self.pool_obs_var = max(self.quality_var + self.noise_var, 1e-9)
         self.seller_obs_var = max(self.noise_var, 1e-6)

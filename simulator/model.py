@@ -66,18 +66,7 @@ class MarketModel(mesa.Model):
         self.record_panel = record_panel
         self._panel: list[dict[str, np.ndarray]] = []
 
-        q = p.quality
-        if q.distribution == "two_type":
-            self.quality_mean = q.low + q.share_high * (q.high - q.low)
-            self.quality_var = q.share_high * (1 - q.share_high) * (q.high - q.low) ** 2
-        elif q.distribution == "beta":
-            m = q.a / (q.a + q.b)
-            v = q.a * q.b / ((q.a + q.b) ** 2 * (q.a + q.b + 1))
-            self.quality_mean = q.low + m * (q.high - q.low)
-            self.quality_var = v * (q.high - q.low) ** 2
-        else:
-            self.quality_mean = 0.5 * (q.low + q.high)
-            self.quality_var = (q.high - q.low) ** 2 / 12
+        self.quality_mean, self.quality_var = p.quality.moments()
         self.noise_var = p.quality_noise**2
         # An unknown seller's delivered quality varies with the population and the noise.
         self.pool_obs_var = max(self.quality_var + self.noise_var, 1e-9)

@@ -55,6 +55,18 @@ class QualityParams:
     b: float = _f(2.0, "Beta distribution shape b (beta), scaled onto [low, high].",
                   range=(1e-3, 1e3))
 
+    def moments(self) -> tuple[float, float]:
+        """Mean and variance of quality: what buyers know about the population."""
+        span = self.high - self.low
+        if self.distribution == "two_type":
+            return (self.low + self.share_high * span,
+                    self.share_high * (1 - self.share_high) * span**2)
+        if self.distribution == "beta":
+            ab = self.a + self.b
+            return (self.low + self.a / ab * span,
+                    self.a * self.b / (ab**2 * (ab + 1)) * span**2)
+        return 0.5 * (self.low + self.high), span**2 / 12
+
 
 @dataclass
 class CostParams:
