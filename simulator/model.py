@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from . import kernels
 from . import metrics as metric_calc
 from .agents import Buyer, Seller
 from .beliefs import EMPTY, BeliefStore
@@ -476,7 +477,26 @@ class MarketModel(mesa.Model):
     def _predictive(self, buyers: np.ndarray, cands: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each buyer's belief about the quality it would get from each candidate, and the
-        slot holding its own belief about that seller (-1: it does not know it)."""
+        slot holding its own belief about that seller (-1: it does not know it).
+
+        One compiled pass (kernels.predictive_beliefs); `_predictive_reference` is the
+        same rule in numpy, the readable version the tests hold it equal to.
+        """
+        p, s, b, bel = self.params, self.sellers, self.buyers, self.beliefs
+        reviews = self.reviews is not None and p.identity != "anonymous"
+        reading = (b.trust[buyers] * self.segment_reading[b.segment[buyers]] if reviews
+                   else np.zeros(len(buyers)))
+        return kernels.predictive_beliefs(
+            np.ascontiguousarray(buyers, dtype=np.int64), np.ascontiguousarray(cands),
+            s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision,
+            self.quality_var, self.action_var, self.noise_var, p.moral_hazard.enabled,
+            p.claims.enabled, b.credibility, s.claim, reviews, reading, s.rev_n, s.rev_sum,
+            p.reviews.weight, p.reviews.noise**2 + self.noise_var,
+            p.identity != "anonymous", bel.slot_seller, bel.slot_mean, bel.slot_precision)
+
+    def _predictive_reference(self, buyers: np.ndarray, cands: np.ndarray
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`_predictive` in numpy, step by step."""
         p, s, bel = self.params, self.sellers, self.beliefs
         pub_var = s.pub_var[cands]
         hidden = self._learnable(cands)

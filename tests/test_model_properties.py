@@ -192,3 +192,25 @@ def test_params_reject_nonsense_with_the_key_path():
         MarketParams.from_dict({"prospect": {"lam": 0.5}})
     with pytest.raises(ParamError, match="did you mean 'buyers'"):
         MarketParams.from_dict({"buyer": 3})
+
+
+@pytest.mark.parametrize("market", [
+    {},
+    {"identity": "anonymous", "claims": {"enabled": True}},
+    {"information": "noisy", "reviews": {"enabled": True}, "certification": {"enabled": True},
+     "warranty": {"enabled": True}, "moral_hazard": {"enabled": True}},
+    {"information": "delayed", "claims": {"enabled": True}, "reviews": {"enabled": True},
+     "disclosure": {"enabled": True}, "segments": {"a": {"share": 0.5}, "b": {
+         "share": 0.5, "review_weight": 3.0}}},
+])
+def test_compiled_beliefs_equal_the_numpy_reference(market):
+    model = MarketModel({"buyers": 400, "sellers": 40, **market}, rng=3)
+    for _ in range(15):
+        model.step()
+    buyers = np.flatnonzero(model.buyers.active[: model.buyers.size])
+    cands = np.random.default_rng(0).integers(0, model.sellers.size, size=(len(buyers), 6))
+    compiled = model._predictive(buyers, cands)
+    reference = model._predictive_reference(buyers, cands)
+    for got, want in zip(compiled, reference, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    assert (compiled[2] >= 0).any() or model.params.identity == "anonymous"
