@@ -115,6 +115,18 @@ class _Report:
             self.lines += ["", f"Fixed on every run: {fixed}."]
         self.lines.append("")
 
+    def _analysable(self):
+        """(arm, metric, report heading, per-point means) for every pair SALib can use; the
+        others get their heading and the reason in the report."""
+        for arm in self.arms:
+            for metric in self.metrics:
+                y, why = self._complete_y(arm, metric)
+                head = f"### `{metric}` ({arm})"
+                if y is None:
+                    self.lines += [head, "", f"Not computed: {why}.", ""]
+                else:
+                    yield arm, metric, head, y
+
     def _complete_y(self, arm: str, metric: str) -> tuple[np.ndarray | None, str]:
         """Per-point means in design order, or None and the reason SALib cannot use them."""
         rows = self.means[self.means["arm"] == arm].set_index("point")[metric]
@@ -136,28 +148,22 @@ class _Report:
                        "First-order S1 (share of the variance a factor explains alone) and total "
                        "ST (including its interactions), with 95% bootstrap half-widths "
                        "(SALib, Saltelli/Jansen estimators).", ""]
-        for arm in self.arms:
-            for metric in self.metrics:
-                y, why = self._complete_y(arm, metric)
-                head = f"### `{metric}` ({arm})"
-                if y is None:
-                    self.lines += [head, "", f"Not computed: {why}.", ""]
-                    continue
-                if np.ptp(y) == 0:
-                    self.lines += [head, "", "Not computed: the metric does not vary.", ""]
-                    continue
-                s = sobol.analyze(problem, y, calc_second_order=second, conf_level=0.95,
-                                  seed=int(self.info["seed"]) % 2**32)
-                frame = pd.DataFrame({"factor": self.names, "S1": s["S1"],
-                                      "S1_conf": s["S1_conf"], "ST": s["ST"],
-                                      "ST_conf": s["ST_conf"]})
-                frame.to_csv(self.folder / f"sobol_{metric}_{arm}.csv", index=False)
-                image = self._sobol_plot(frame, metric, arm)
-                self.lines += [head, "", _markdown(frame), "", f"![Sobol {metric}]({image})", ""]
-                if second:
-                    s2 = pd.DataFrame(s["S2"], index=self.names, columns=self.names)
-                    s2.to_csv(self.folder / f"sobol_s2_{metric}_{arm}.csv")
-                    self.lines += [f"Second-order indices: `sobol_s2_{metric}_{arm}.csv`.", ""]
+        for arm, metric, head, y in self._analysable():
+            if np.ptp(y) == 0:
+                self.lines += [head, "", "Not computed: the metric does not vary.", ""]
+                continue
+            s = sobol.analyze(problem, y, calc_second_order=second, conf_level=0.95,
+                              seed=int(self.info["seed"]) % 2**32)
+            frame = pd.DataFrame({"factor": self.names, "S1": s["S1"],
+                                  "S1_conf": s["S1_conf"], "ST": s["ST"],
+                                  "ST_conf": s["ST_conf"]})
+            frame.to_csv(self.folder / f"sobol_{metric}_{arm}.csv", index=False)
+            image = self._sobol_plot(frame, metric, arm)
+            self.lines += [head, "", _markdown(frame), "", f"![Sobol {metric}]({image})", ""]
+            if second:
+                s2 = pd.DataFrame(s["S2"], index=self.names, columns=self.names)
+                s2.to_csv(self.folder / f"sobol_s2_{metric}_{arm}.csv")
+                self.lines += [f"Second-order indices: `sobol_s2_{metric}_{arm}.csv`.", ""]
 
     def _sobol_plot(self, frame: pd.DataFrame, metric: str, arm: str) -> str:
         fig = Figure(figsize=(1.2 + 0.9 * len(frame), 3.2), layout="constrained")
@@ -183,32 +189,26 @@ class _Report:
                        "of its effects: non-linearity or interactions), in metric units per "
                        "factor range (log range for log-scale factors); 95% bootstrap "
                        "half-width for mu* (SALib).", ""]
-        for arm in self.arms:
-            for metric in self.metrics:
-                y, why = self._complete_y(arm, metric)
-                head = f"### `{metric}` ({arm})"
-                if y is None:
-                    self.lines += [head, "", f"Not computed: {why}.", ""]
-                    continue
-                m = morris.analyze(problem, x, y, num_levels=int(self.info["levels"]),
-                                   conf_level=0.95, seed=int(self.info["seed"]) % 2**32)
-                frame = pd.DataFrame({"factor": self.names,
-                                      "mu_star": np.asarray(m["mu_star"], dtype=float),
-                                      "mu_star_conf": np.asarray(m["mu_star_conf"], dtype=float),
-                                      "sigma": np.asarray(m["sigma"], dtype=float)})
-                frame.to_csv(self.folder / f"morris_{metric}_{arm}.csv", index=False)
-                fig = Figure(figsize=(4.5, 3.5), layout="constrained")
-                ax = fig.subplots()
-                ax.errorbar(frame["mu_star"], frame["sigma"], xerr=frame["mu_star_conf"],
-                            fmt="o", capsize=3)
-                for _, row in frame.iterrows():
-                    ax.annotate(_short(row["factor"]), (row["mu_star"], row["sigma"]),
-                                fontsize="small", xytext=(3, 3), textcoords="offset points")
-                ax.set_xlabel("mu*")
-                ax.set_ylabel("sigma")
-                ax.set_title(f"Morris screening of {metric} ({arm})")
-                image = self._save(fig, f"morris_{metric}_{arm}.png")
-                self.lines += [head, "", _markdown(frame), "", f"![Morris {metric}]({image})", ""]
+        for arm, metric, head, y in self._analysable():
+            m = morris.analyze(problem, x, y, num_levels=int(self.info["levels"]),
+                               conf_level=0.95, seed=int(self.info["seed"]) % 2**32)
+            frame = pd.DataFrame({"factor": self.names,
+                                  "mu_star": np.asarray(m["mu_star"], dtype=float),
+                                  "mu_star_conf": np.asarray(m["mu_star_conf"], dtype=float),
+                                  "sigma": np.asarray(m["sigma"], dtype=float)})
+            frame.to_csv(self.folder / f"morris_{metric}_{arm}.csv", index=False)
+            fig = Figure(figsize=(4.5, 3.5), layout="constrained")
+            ax = fig.subplots()
+            ax.errorbar(frame["mu_star"], frame["sigma"], xerr=frame["mu_star_conf"],
+                        fmt="o", capsize=3)
+            for _, row in frame.iterrows():
+                ax.annotate(_short(row["factor"]), (row["mu_star"], row["sigma"]),
+                            fontsize="small", xytext=(3, 3), textcoords="offset points")
+            ax.set_xlabel("mu*")
+            ax.set_ylabel("sigma")
+            ax.set_title(f"Morris screening of {metric} ({arm})")
+            image = self._save(fig, f"morris_{metric}_{arm}.png")
+            self.lines += [head, "", _markdown(frame), "", f"![Morris {metric}]({image})", ""]
 
     # -- plots for every design ------------------------------------------------------------------
     def _levels(self, factor: Factor, values: pd.Series) -> pd.Series:
