@@ -17,23 +17,19 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from . import kernels
+from . import information, kernels
 from . import metrics as metric_calc
 from .agents import Buyer, Seller
 from .beliefs import EMPTY, BeliefStore
 from .mechanisms.reviews import ReviewBoard
-from .mechanisms.seller_choices import CERTIFIED, N_POOLS, WARRANTY, SellerChoices
+from .mechanisms.seller_choices import CERTIFIED, N_POOLS, SellerChoices
 from .mechanisms.word_of_mouth import SocialNetwork
 from .metrics import METRICS
+from .panel import BuyerPanel
 from .params import MarketParams, SegmentParams
-from .pricing import adaptive_prices, clearing_price
+from .pricing import adaptive_prices, market_prices
 from .state import BUYER_COLUMNS, SELLER_COLUMNS, Table
 from .valuation import Valuation
-
-#: Buyers whose reservation prices set the going `market` price; beyond this a
-#: random sample stands in for everyone (clearing is an aggregate, so a sample
-#: of this size moves it by well under a cent).
-CLEARING_SAMPLE = 2000
 
 
 class MarketModel(mesa.Model):
@@ -64,8 +60,7 @@ class MarketModel(mesa.Model):
                               for name in ("initial", "gain", "loss", "tolerance", "leave_below",
                                            "lapse")}
         self.segment_reading = np.array([seg.review_weight for seg in self.segments])
-        self.record_panel = record_panel
-        self._panel: list[dict[str, np.ndarray]] = []
+        self.panel = BuyerPanel() if record_panel else None
 
         self.quality_mean, self.quality_var = p.quality.moments()
         self.noise_var = p.quality_noise**2
@@ -157,7 +152,7 @@ class MarketModel(mesa.Model):
         s.entered[rows] = self.steps
         if p.personalized_pricing.enabled:
             s.has_data[rows] = self.rng.random(n) < p.personalized_pricing.share
-        self._publish(rows)
+        information.publish(self, rows)
         self.seller_agents.extend(Seller(self, int(r)) for r in rows)
         return rows
 
@@ -204,49 +199,6 @@ class MarketModel(mesa.Model):
         return out
 
     # ------------------------------------------------------------ information
-    def _publish(self, rows: np.ndarray) -> None:
-        """What the information regime alone lets buyers see about these sellers' quality."""
-        s, regime = self.sellers, self.params.information
-        if regime == "transparent" or (regime == "delayed" and self.params.delay.steps == 0):
-            s.regime_mean[rows], s.regime_var[rows] = s.quality[rows], 0.0
-        elif regime == "noisy":
-            # Linear Bayes: shrink the signal toward the population mean by its reliability.
-            noise = self.params.signal.noise**2
-            k = self.quality_var / (self.quality_var + noise) if self.quality_var > 0 else 0.0
-            s.regime_mean[rows] = self.quality_mean + k * (s.signal[rows] - self.quality_mean)
-            s.regime_var[rows] = (1 - k) * self.quality_var
-        else:
-            s.regime_var[rows] = np.inf
-        s.pub_mean[rows], s.pub_var[rows] = s.regime_mean[rows], s.regime_var[rows]
-
-    def _reveal_due(self) -> None:
-        if self.params.information != "delayed":
-            return
-        s = self.sellers
-        due = np.flatnonzero(s.in_market[: s.size] & np.isinf(s.regime_var[: s.size])
-                             & (self.steps - s.entered[: s.size] >= self.params.delay.steps))
-        s.regime_mean[due], s.regime_var[due] = s.quality[due], 0.0
-
-    def _public_information(self, live: np.ndarray) -> None:
-        """This step's public quality information: the regime plus what sellers chose to
-        reveal (disclosure, a revealing certificate) or let buyers infer (their cost)."""
-        p, s = self.params, self.sellers
-        mean, var = s.regime_mean[live].copy(), s.regime_var[live].copy()
-        if p.cost_disclosure.enabled and p.cost.c1 > 0:
-            implied = (s.cost[live] - p.cost.c0) / p.cost.c1
-            cvar = (p.cost.noise / p.cost.c1) ** 2
-            if cvar == 0:
-                mean, var = implied, np.zeros_like(var)
-            else:
-                prec = np.where(np.isinf(var), 0.0, 1 / np.maximum(var, 1e-300)) + 1 / cvar
-                mean = np.where(np.isinf(var), implied,
-                                (mean / np.maximum(var, 1e-300) + implied / cvar) / prec)
-                mean = np.where(var == 0, s.regime_mean[live], mean)
-                var = np.where(var == 0, 0.0, 1 / prec)
-        exact = s.disclosed[live] | (s.certified[live] & p.certification.reveals)
-        s.pub_mean[live] = np.where(exact, s.quality[live], mean)
-        s.pub_var[live] = np.where(exact, 0.0, var)
-
     # ---------------------------------------------------------------- pricing
     def _set_prices(self) -> None:
         p, s = self.params, self.sellers
@@ -262,66 +214,10 @@ class MarketModel(mesa.Model):
             s.price[live] = adaptive_prices(s.price[live], s.unit_cost[live], sales, strong,
                                             p.price.adaptive_step)
         elif p.pricing == "market":
-            self._market_prices(live)
+            market_prices(self, live)
         s.offering[:] = False
         s.offering[live] = s.price[live] >= s.unit_cost[live] - 1e-12
 
-    def _market_prices(self, live: np.ndarray) -> None:
-        """Price-takers: each pool's going price moves toward its clearing price."""
-        p, s, b = self.params, self.sellers, self.buyers
-        buyers = np.flatnonzero(b.active[: b.size])
-        if len(buyers) > CLEARING_SAMPLE:
-            sample = np.sort(self.rng.choice(buyers, CLEARING_SAMPLE, replace=False))
-        else:
-            sample = buyers
-        weight = len(buyers) / max(len(sample), 1)
-        units = p.capacity if p.capacity > 0 else max(len(buyers), 1)
-        eta = p.price.adjustment
-        graded = np.isfinite(s.pub_var[live])
-
-        pooled = live[~graded]
-        for pool in np.unique(s.pool[pooled]) if len(sample) else ():
-            members = pooled[s.pool[pooled] == pool]
-            sd = np.sqrt(1 / self.beliefs.pool_precision[sample, pool] + self.pool_obs_var)
-            floor = self._warranty_floor(pool & WARRANTY, len(sample))
-            r = self.by_segment(sample, "reservation", b.theta[sample],
-                                self.beliefs.pool_mean[sample, pool], sd, floor)
-            # Sellers meet buyers at random, not in an auction, so a going price above what
-            # the median buyer would pay leaves units unsold: it is capped there.
-            target = min(clearing_price(r, s.unit_cost[members], units, weight), np.median(r))
-            self.pool_price[pool] = _move(self.pool_price[pool], target, eta)
-            s.price[members] = self.pool_price[pool]
-
-        graded = live[graded]
-        if len(graded) and len(sample):
-            target = self._graded_taste(b.theta[sample], graded, units, weight)
-            self.grade_taste = _move(self.grade_taste, target, eta)
-            g, sd = s.pub_mean[graded], np.sqrt(s.pub_var[graded] + self.noise_var)
-            s.price[graded] = self.valuation.reservation(
-                np.full(len(graded), self.grade_taste), g, sd)
-
-    def _graded_taste(self, tastes, graded, units, weight) -> float:
-        """Taste of the marginal buyer when every public-quality seller asks that buyer's
-        reservation price: the highest taste at which demand covers supply."""
-        s = self.sellers
-        g, sd = s.pub_mean[graded], np.sqrt(s.pub_var[graded] + self.noise_var)
-        levels = np.unique(tastes)[::-1]  # highest first
-        demand = weight * np.searchsorted(np.sort(-tastes), -levels, side="right")
-
-        def supply(taste: float) -> float:
-            asks = self.valuation.reservation(np.full(len(graded), taste), g, sd)
-            return units * np.count_nonzero(asks >= s.unit_cost[graded])
-
-        lo, hi = 0, len(levels) - 1  # smallest index with demand >= supply
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if demand[mid] >= supply(levels[mid]):
-                hi = mid
-            else:
-                lo = mid + 1
-        return float(min(levels[lo], np.median(tastes)))  # random matching: see pool prices
-
-    # --------------------------------------------------------------- shopping
     def _learnable(self, sellers: np.ndarray) -> np.ndarray:
         """Sellers whose delivered quality experience can teach something: those whose quality
         is not public exactly, and every seller under hidden action (what is public is its
@@ -330,7 +226,7 @@ class MarketModel(mesa.Model):
             return np.ones(np.shape(sellers), dtype=bool)
         return self.sellers.pub_var[sellers] > 0
 
-    def _warranty_floor(self, has_warranty, shape) -> np.ndarray | None:
+    def warranty_floor(self, has_warranty, shape) -> np.ndarray | None:
         """Quality below which a unit is repaired (-inf where there is no warranty)."""
         if not self.params.warranty.enabled:
             return None
@@ -369,7 +265,7 @@ class MarketModel(mesa.Model):
         extra = np.zeros_like(price)  # the switching cost of a candidate, where it applies
         if p.choice.switching_cost > 0:
             extra[:, 1:] = np.where(has_current[:, None], p.choice.switching_cost, 0.0)
-        floor = self._warranty_floor(s.warranty[safe], safe.shape)
+        floor = self.warranty_floor(s.warranty[safe], safe.shape)
         theta = np.broadcast_to(b.theta[buyers][:, None], mean.shape)
         value = self.by_segment(buyers, "value", theta, mean, np.sqrt(var), price + extra, floor)
         outside = np.zeros(n)
@@ -644,51 +540,17 @@ class MarketModel(mesa.Model):
             (b.trust[:n] < self.segment_trust["leave_below"][seg])
             | ((lapse > 0) & (b.idle[:n] >= lapse))))
         switched = switched[~np.isin(switched, leaving)]
-        if self.record_panel:
-            self._record_panel(start, switched, leaving)
+        if self.panel is not None:
+            self.panel.record(self, start, switched, leaving)
         self._remove_buyers(leaving)
         arrivals = self.rng.poisson(self.params.arrivals.rate * self.params.buyers)
         if arrivals:
             self._add_buyers(int(arrivals))
         return switched, leaving
 
-    def _record_panel(self, start, switched, leaving) -> None:
-        """One row per buyer active at the start of the step (before its row is recycled)."""
-        b = self.buyers
-        self._panel.append({
-            "buyer": b.uid[start].copy(),
-            "step": np.full(len(start), self.steps, dtype=np.int64),
-            "segment": b.segment[start].copy(),
-            "trust": b.trust[start].copy(),
-            "tenure": self.steps - b.joined[start],
-            "last_gap": b.last_gap[start].copy(),
-            "losses_seen": b.losses[start].copy(),
-            "idle": b.idle[start].copy(),
-            "price_paid": b.spent[start].copy(),
-            "switched": np.isin(start, switched),
-            "left": np.isin(start, leaving),
-        })
-
     def panel_frame(self) -> pd.DataFrame:
-        """The buyer-period panel (record_panel=True): features now (`idle` = steps in a
-        row without a purchase), `left_next` = the buyer leaves in the next step."""
-        if not self._panel:
-            return pd.DataFrame(columns=["buyer", "step", "segment", "trust", "tenure",
-                                         "last_gap", "losses_seen", "idle", "price_paid",
-                                         "switched", "left_next"])
-        df = pd.DataFrame({k: np.concatenate([part[k] for part in self._panel])
-                           for k in self._panel[0]})
-        if self.segment_names:
-            df["segment"] = np.array(self.segment_names, dtype=object)[df["segment"]]
-        else:
-            df["segment"] = "all"
-        df = df.sort_values(["buyer", "step"], kind="stable").reset_index(drop=True)
-        nxt = df.groupby("buyer")["left"].shift(-1)
-        df["left_next"] = nxt.fillna(False).astype(bool)
-        # A buyer's last observed row has no next step unless the run ended: drop rows at the
-        # final step (their future is unknown) and the rows where the buyer left already.
-        df = df[(df["step"] < self.steps) & ~df["left"]].drop(columns="left")
-        return df.reset_index(drop=True)
+        """The buyer-period panel (needs record_panel=True); see simulator/panel.py."""
+        return (self.panel or BuyerPanel()).frame(self.steps, self.segment_names)
 
     def _remove_buyers(self, rows: np.ndarray) -> None:
         self.buyers.active[rows] = False
@@ -735,13 +597,13 @@ class MarketModel(mesa.Model):
         self.choices.decide(self, live)
         s.unit_cost[live] = np.maximum(s.cost[live] - p.moral_hazard.saving * s.shirking[live],
                                        0.0)
-        self._public_information(live)
+        information.public_information(self, live)
 
     def step(self) -> None:
         start = np.flatnonzero(self.buyers.active[: self.buyers.size])
         start_segments = self.buyers.segment[start].copy()
         self.beliefs.forget()
-        self._reveal_due()
+        information.reveal_due(self)
         if self.reviews is not None:
             self.reviews.publish_due(self)
         self._decide()
@@ -790,12 +652,6 @@ def _reporter(name: str):
         return model.metrics[name]
     report.__name__ = f"report_{name}"
     return report
-
-
-def _move(current: float, target: float, eta: float) -> float:
-    if np.isnan(current):
-        return target
-    return current + eta * (target - current)
 
 
 def _no_trades() -> dict[str, np.ndarray]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .mechanisms.seller_choices import WARRANTY
+
 
 def clearing_price(reservations: np.ndarray, costs: np.ndarray, units: int,
                    demand_weight: float = 1.0) -> float:
@@ -47,3 +49,73 @@ def adaptive_prices(price: np.ndarray, cost: np.ndarray, sales: np.ndarray, stro
     """Raise after strong demand, cut after an unsold period, never below cost."""
     new = np.where(strong, price * (1 + step), np.where(sales == 0, price * (1 - step), price))
     return np.maximum(new, cost)
+
+
+def move_toward(current: float, target: float, eta: float) -> float:
+    """Partial adjustment: close a share `eta` of the gap (the first step jumps there)."""
+    if np.isnan(current):
+        return target
+    return current + eta * (target - current)
+
+
+#: Buyers whose reservation prices set the going `market` price; beyond this a
+#: random sample stands in for everyone (clearing is an aggregate, so a sample
+#: of this size moves it by well under a cent).
+CLEARING_SAMPLE = 2000
+
+
+def market_prices(model, live: np.ndarray) -> None:
+    """Price-takers: each pool's going price moves toward its clearing price."""
+    p, s, b = model.params, model.sellers, model.buyers
+    buyers = np.flatnonzero(b.active[: b.size])
+    if len(buyers) > CLEARING_SAMPLE:
+        sample = np.sort(model.rng.choice(buyers, CLEARING_SAMPLE, replace=False))
+    else:
+        sample = buyers
+    weight = len(buyers) / max(len(sample), 1)
+    units = p.capacity if p.capacity > 0 else max(len(buyers), 1)
+    eta = p.price.adjustment
+    graded = np.isfinite(s.pub_var[live])
+
+    pooled = live[~graded]
+    for pool in np.unique(s.pool[pooled]) if len(sample) else ():
+        members = pooled[s.pool[pooled] == pool]
+        sd = np.sqrt(1 / model.beliefs.pool_precision[sample, pool] + model.pool_obs_var)
+        floor = model.warranty_floor(pool & WARRANTY, len(sample))
+        r = model.by_segment(sample, "reservation", b.theta[sample],
+                            model.beliefs.pool_mean[sample, pool], sd, floor)
+        # Sellers meet buyers at random, not in an auction, so a going price above what
+        # the median buyer would pay leaves units unsold: it is capped there.
+        target = min(clearing_price(r, s.unit_cost[members], units, weight), np.median(r))
+        model.pool_price[pool] = move_toward(model.pool_price[pool], target, eta)
+        s.price[members] = model.pool_price[pool]
+
+    graded = live[graded]
+    if len(graded) and len(sample):
+        target = _graded_taste(model, b.theta[sample], graded, units, weight)
+        model.grade_taste = move_toward(model.grade_taste, target, eta)
+        g, sd = s.pub_mean[graded], np.sqrt(s.pub_var[graded] + model.noise_var)
+        s.price[graded] = model.valuation.reservation(
+            np.full(len(graded), model.grade_taste), g, sd)
+
+
+def _graded_taste(model, tastes, graded, units, weight) -> float:
+    """Taste of the marginal buyer when every public-quality seller asks that buyer's
+    reservation price: the highest taste at which demand covers supply."""
+    s = model.sellers
+    g, sd = s.pub_mean[graded], np.sqrt(s.pub_var[graded] + model.noise_var)
+    levels = np.unique(tastes)[::-1]  # highest first
+    demand = weight * np.searchsorted(np.sort(-tastes), -levels, side="right")
+
+    def supply(taste: float) -> float:
+        asks = model.valuation.reservation(np.full(len(graded), taste), g, sd)
+        return units * np.count_nonzero(asks >= s.unit_cost[graded])
+
+    lo, hi = 0, len(levels) - 1  # smallest index with demand >= supply
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if demand[mid] >= supply(levels[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(min(levels[lo], np.median(tastes)))  # random matching: see pool prices
