@@ -26,7 +26,7 @@ from typing import Any
 import mesa
 import pandas as pd
 
-from simulator.params import MarketParams
+from simulator.params import MarketParams, flatten_dotted
 from simulator.prospect import ProspectTheory, normal_nodes
 
 #: Parameters the reference loop implements. Every other parameter must stay at its
@@ -60,23 +60,13 @@ CLEARING_SAMPLE = 2000
 
 def check_core_only(params: MarketParams) -> None:
     """Refuse parameters that switch on something beyond the core (buyer segments too)."""
-    found, default = _leaves(params.to_dict()), _leaves(MarketParams().to_dict())
+    found, default = flatten_dotted(params.to_dict()), flatten_dotted(MarketParams().to_dict())
     extra = sorted(key for key in found.keys() | default.keys()
                    if key not in IMPLEMENTED_KEYS and found.get(key) != default.get(key))
     if extra:
         raise ValueError(f"the reference loop implements the market core only; "
                          f"these are not at their defaults: {', '.join(extra)}")
 
-
-def _leaves(tree: dict, prefix: str = "") -> dict[str, Any]:
-    """Dotted key -> value for every leaf of a nested dict."""
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_leaves(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 class RefSeller(mesa.Agent):

@@ -530,6 +530,17 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def flatten_dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> value for every leaf of a nested dict (the inverse of set_dotted)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten_dotted(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def iter_fields(cls: type = MarketParams, prefix: str = ""):
     """Yield (dotted key, type name, default, field metadata) for every leaf parameter."""
     hints = _hints(cls)

@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .metrics import HEADLINE, METRICS, SEGMENT_METRICS
+from .params import flatten_dotted
 from .stats import band
 
 if TYPE_CHECKING:
@@ -321,20 +322,11 @@ def _window_text(results: Results) -> str:
 
 def arm_differences(results: Results) -> dict[str, dict[str, object]]:
     """For each arm, the market keys whose values are not the same in every arm."""
-    flat = {arm: _flatten(results.scenario.arms[arm].to_dict()) for arm in results.arm_names}
+    flat = {arm: flatten_dotted(results.scenario.arms[arm].to_dict()) for arm in results.arm_names}
     keys = list(dict.fromkeys(k for f in flat.values() for k in f))  # arms may name segments
     differing = [k for k in keys if len({repr(f.get(k, "unset")) for f in flat.values()}) > 1]
     return {arm: {k: flat[arm].get(k, "unset") for k in differing} for arm in results.arm_names}
 
-
-def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def report_markdown(results: Results) -> str:

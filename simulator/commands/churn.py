@@ -13,8 +13,8 @@ def register(subparsers) -> None:
         "churn", help="fit a churn model to a run's buyer-period panel",
         description="Fit, per arm, a logistic regression of leaving at the next step on the "
         "buyer's trust, tenure, last expectation gap, disappointments, steps without a "
-        "purchase, price paid, switching and segment, on some replications, and test it on the others. Reads DIR/panel.csv "
-        "(or panel.parquet) from `infogap run SCENARIO --panel --out DIR`; writes "
+        "purchase, price paid, switching and segment, on some replications, and test it on "
+        "the others. Reads DIR/panel.csv (or panel.parquet) from `infogap run SCENARIO --panel --out DIR`; writes "
         "coefficients, AUC, a calibration plot and report.md to DIR/churn/.")
     churn.add_argument("directory", metavar="DIR", help="output folder of infogap run --panel")
     churn.add_argument("--test-share", metavar="F", type=_fraction, default=DEFAULT_TEST_SHARE,

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..model import MarketModel
-from ..params import MarketParams, suggest
+from ..params import MarketParams, flatten_dotted, suggest
 from ..runner import replication_seeds
 from .controls import key_of, overrides, parse_seed
 
@@ -93,19 +93,10 @@ def differences(a: MarketParams, b: MarketParams) -> dict[str, tuple[Any, Any]]:
 
     Compares the whole parameter trees, named tables (like buyer segments) included.
     """
-    flat_a, flat_b = _flatten(a.to_dict()), _flatten(b.to_dict())
+    flat_a, flat_b = flatten_dotted(a.to_dict()), flatten_dotted(b.to_dict())
     return {key: (flat_a.get(key), flat_b.get(key)) for key in sorted(flat_a.keys() | flat_b)
             if flat_a.get(key) != flat_b.get(key)}
 
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def markets_of(model: mesa.Model) -> list[tuple[str, MarketModel]]:
