@@ -523,8 +523,10 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ churn
     def _churn(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Switchers (rows) and leavers (rows) this step; a buyer who switched and then
-        left counts as a leaver only, so churn counts buyers, not events."""
+        """Segments of this step's switchers and of its leavers; a buyer who switched and
+        then left counts as a leaver only, so churn counts buyers, not events.
+
+        Segments, not rows: arrivals may reuse a leaver's row before the step ends."""
         b, t = self.buyers, self.trades
         last = b.last_seller[t["buyer"]]
         switched = t["buyer"][(last >= 0) & (last != t["seller"])]
@@ -542,11 +544,12 @@ class MarketModel(mesa.Model):
         switched = switched[~np.isin(switched, leaving)]
         if self.panel is not None:
             self.panel.record(self, start, switched, leaving)
+        segments = b.segment[switched].copy(), b.segment[leaving].copy()
         self._remove_buyers(leaving)
         arrivals = self.rng.poisson(self.params.arrivals.rate * self.params.buyers)
         if arrivals:
             self._add_buyers(int(arrivals))
-        return switched, leaving
+        return segments
 
     def panel_frame(self) -> pd.DataFrame:
         """The buyer-period panel (needs record_panel=True); see simulator/panel.py."""
@@ -613,11 +616,11 @@ class MarketModel(mesa.Model):
         offered = np.flatnonzero(self.sellers.offering[: self.sellers.size])
         first_best = metric_calc.first_best(self, buyers_now)
         self._account()
-        switched, leaving = self._churn(start)
-        churned_segments = (self.buyers.segment[switched], self.buyers.segment[leaving])
+        churned_segments = self._churn(start)
         self._sellers_exit_and_enter()
-        self.metrics = metric_calc.step_metrics(self, offered, len(start), len(switched),
-                                                len(leaving), first_best)
+        self.metrics = metric_calc.step_metrics(self, offered, len(start),
+                                                len(churned_segments[0]),
+                                                len(churned_segments[1]), first_best)
         if self.segment_names:
             self.segment_metrics = metric_calc.segment_metrics(self, start_segments,
                                                                *churned_segments)

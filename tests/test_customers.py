@@ -134,3 +134,25 @@ def test_panel_is_empty_but_well_formed_before_any_step():
     assert isinstance(panel, pd.DataFrame) and panel.empty
     assert "left_next" in panel.columns and "idle" in panel.columns
     assert "left" not in panel.columns
+
+
+def test_per_segment_leavers_are_counted_in_the_segment_they_belonged_to():
+    # Arrivals reuse leavers' rows within the same step; the count must follow the buyer.
+    params = copy.deepcopy(SEGMENTED)
+    params["arrivals"]["rate"] = 0.2
+    model = MarketModel(params, rng=8)
+    names = model.segment_names
+    recycled = 0
+    for _ in range(30):
+        before = {uid: names[model.buyers.segment[row]]
+                  for row, uid in ((r, a.unique_id) for r, a in model.buyer_agents.items())}
+        start = pd.Series(before).value_counts()
+        rows_before = set(model.buyer_agents)
+        model.step()
+        gone = before.keys() - {a.unique_id for a in model.buyer_agents.values()}
+        recycled += len(rows_before & set(model.buyer_agents)) - (len(before) - len(gone))
+        left = pd.Series([before[uid] for uid in gone], dtype=object).value_counts()
+        for name in names:
+            counted = model.segment_metrics[name]["exit_rate"] * start.get(name, 0)
+            assert round(counted) == left.get(name, 0), (model.steps, name)
+    assert recycled > 0  # rows really were reused by newcomers
