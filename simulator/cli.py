@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "simulator.commands.viz",
     "simulator.commands.sweep",
     "simulator.commands.churn",
+    "simulator.commands.theory",
 )
 
 
