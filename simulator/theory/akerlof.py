@@ -54,9 +54,11 @@ def equilibria(market: StaticMarket) -> list[Outcome]:
     no_trade = gap[0] < -tol or (abs(gap[0]) <= tol and share_lo <= 0)
     if abs(gap[0]) <= tol and share_lo > 0:
         prices.append((c_lo, True))
-    falling = np.flatnonzero((gap[:-1] >= -tol) & (gap[1:] < -tol) & (np.abs(gap[:-1]) > tol)
-                             | (np.abs(gap[:-1]) <= tol) & (gap[1:] < -tol) & (np.arange(
-                                 len(gap) - 1) > 0))
+    # T crosses the diagonal from above (stable) or from below (unstable); a root at the
+    # lowest cost was settled above.
+    falling = (gap[:-1] >= -tol) & (gap[1:] < -tol)
+    falling[0] &= abs(gap[0]) > tol
+    falling = np.flatnonzero(falling)
     rising = np.flatnonzero((gap[:-1] < -tol) & (gap[1:] >= -tol))
     for idx, stable in ((falling, True), (rising, False)):
         if len(idx):

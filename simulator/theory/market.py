@@ -43,11 +43,6 @@ class QualityMix:
             self._cwq = np.cumsum(self._w * self._q)
             self._cwq2 = np.cumsum(self._w * self._q**2)
 
-    @property
-    def point(self) -> bool:
-        return self.high <= self.low or (self.kind == "two_type"
-                                         and self.share_high in (0.0, 1.0))
-
     def cost(self, q):
         return self.c0 + self.c1 * np.asarray(q, dtype=float)
 
