@@ -2,7 +2,7 @@
 
 Prints a Markdown table (scenario, arm, metric, simulated mean [95% CI], theory,
 benchmark) for every arm that has a benchmark, and draws docs/img/theory_vs_simulation.png
-for three scenarios (bars: simulated window means with 95% intervals; black
+for three scenarios (bars: simulated window means with 95% intervals; red
 ticks: theory). Run from the repository root:
 
     .venv/bin/python benchmarks/theory_vs_simulation.py --replications 3 --workers 2
@@ -25,7 +25,7 @@ from simulator.theory.compare import COMPARED, frame
 ROOT = Path(__file__).resolve().parent.parent
 WITH_BENCHMARK = ("lemons", "two_types", "certification", "loss_aversion", "disclosure",
                   "noisy_signals", "delayed", "cost_disclosure", "segments")
-PLOTTED = ("lemons", "two_types", "certification")
+PLOTTED = ("lemons", "two_types", "disclosure")
 PLOT_METRICS = ("price", "volume", "quality_traded", "efficiency")
 
 
@@ -78,16 +78,17 @@ def plot(runs: dict) -> Figure:
             sims = np.array([simulated(results, arm, metric) for arm in arms])
             means = np.nan_to_num(sims[:, 0])
             err = np.abs(np.nan_to_num(sims[:, 1:].T - sims[:, 0]))
-            ax.bar(x, means, 0.6, yerr=err, capsize=3, color="tab:blue", alpha=0.7,
-                   label="simulated (window mean, 95% CI)")
+            ax.bar(x, means, 0.6, yerr=err, capsize=3, color="tab:blue", alpha=0.6,
+                   error_kw={"ecolor": "0.3", "lw": 1}, label="simulated (window mean, 95% CI)")
             theory = [found.get(arm, ("", {}))[1].get(metric, math.nan) for arm in arms]
-            ax.scatter(x, np.nan_to_num(theory, nan=np.nan), marker="_", s=900, color="black",
-                       linewidths=2.2, zorder=3, label="theory (reached equilibrium)")
+            ax.scatter(x, theory, marker="_", s=1400, color="tab:red", linewidths=2.5,
+                       zorder=3, label="theory (the equilibrium reached)")
             ax.set_xticks(x, arms, rotation=20, ha="right", fontsize="small")
             ax.set_title(f"{name}: {metric}", fontsize="medium")
             ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize="x-small", loc="upper right")
-    fig.suptitle("Simulation (bars) vs theory (black ticks): window means over replications")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small")
+    fig.suptitle("Simulation (bars) vs theory (red): window means over replications")
     return fig
 
 

@@ -291,7 +291,8 @@ def test_run_writes_theory_csv_report_table_and_dashed_lines(scenario_file, tmp_
     report = (out / "report.md").read_text()
     assert "## Simulation vs theory" in report and "| transparent | volume |" in report
     fig = plot_metrics(results, ["volume"])
-    dashed = [line for line in fig.axes[0].get_lines() if line.get_linestyle() == "--"]
+    assert len(fig.axes[0].get_lines()) == 2  # the simulated means
+    dashed = [c for c in fig.axes[0].collections if c.get_linestyle()[0][1] is not None]
     assert len(dashed) == 2  # one theory level per arm
     assert any("theory" in t.get_text() for t in fig.axes[0].texts)
 

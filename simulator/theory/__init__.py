@@ -84,7 +84,12 @@ def overlay(ax, frame: pd.DataFrame, arm: str, metric: str, color, label: bool =
     if found is None or metric not in found[1] or not math.isfinite(found[1][metric]):
         return False
     name, values = found
-    ax.axhline(values[metric], color=color, ls="--", lw=1.1, alpha=0.9, zorder=3)
+    # A collection across the axes (not a Line2D: the plot's lines stay the simulated ones).
+    ax.hlines(values[metric], 0, 1, transform=ax.get_yaxis_transform(), colors=[color],
+              linestyles="--", lw=1.1, alpha=0.9, zorder=3)
+    low, high = ax.dataLim.intervaly
+    ax.update_datalim([(ax.dataLim.x0, min(low, values[metric])),
+                       (ax.dataLim.x0, max(high, values[metric]))], updatex=False)
     if label:
         ax.annotate(f"theory: {name}", xy=(1.0, values[metric]),
                     xycoords=("axes fraction", "data"), xytext=(-2, 2),

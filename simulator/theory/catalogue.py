@@ -30,6 +30,7 @@ def arm_theory(arm: str, params: MarketParams, quick: bool = False) -> ArmTheory
     theory.outcomes.append(first_best(market, fb))
     if not quick:
         theory.facts += cpt.unknown_seller(market)
+        theory.notes += _population_notes(params)
     dynamic = [name for name in DYNAMIC if getattr(params, name).enabled]
     if dynamic:
         theory.notes.append(f"no static benchmark: {', '.join(dynamic)} work through learning "
@@ -94,3 +95,16 @@ def _akerlof_thresholds(theory: ArmTheory, params: MarketParams, market: StaticM
                                          "quality.low", 0.0, q.high, akerlof.pools)
         add(Threshold("akerlof", "pooling_exists", "quality.low", value,
                       "quality floor L from which every seller trades"))
+
+
+def _population_notes(params: MarketParams) -> list[str]:
+    """Where the simulated numbers of buyers or sellers drift from the ones theory uses."""
+    notes = []
+    if params.arrivals.rate > 0:
+        notes.append(f"new buyers arrive ({params.arrivals.rate:g} x {params.buyers} a step): "
+                     f"theory counts the initial {params.buyers} buyers, so where capacity "
+                     "does not bind, simulated volume grows beyond it")
+    if params.entry.enabled or params.exit.enabled:
+        notes.append(f"sellers enter or exit: theory holds the initial {params.sellers} "
+                     "sellers fixed")
+    return notes
