@@ -123,7 +123,7 @@ def _outcome(market: StaticMarket, price: float | None, fb, name: str,
     share, mean, var = (float(x) for x in q.offered(price))
     r, counts = market.reservations(mean, var)
     theta = np.concatenate([g.tastes for g in market.groups])
-    buying = r >= price - 1e-9
+    buying = r >= price - 1e-7 * max(1.0, abs(price))
     demand = float(counts[buying].sum())
     supply = share * market.supply_units
     volume = min(demand, supply)

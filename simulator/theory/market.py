@@ -87,14 +87,14 @@ class QualityMix:
             mean = np.where(has_high, lo + s * (hi - lo), lo)
             var = np.where(has_high, s * (1 - s) * (hi - lo) ** 2, 0.0)
             return share, mean, var
-        if self.kind == "beta":
-            k = np.searchsorted(self._q, x, side="right") - 1
-            valid = k >= 0
-            kk = np.clip(k, 0, len(self._q) - 1)
-            w = np.where(valid, self._cw[kk], 0.0)
-            safe = np.maximum(w, 1e-300)
-            mean = np.where(valid, self._cwq[kk] / safe, lo)
-            var = np.where(valid, np.maximum(self._cwq2[kk] / safe - mean**2, 0.0), 0.0)
+        if self.kind == "beta":  # cumulative sums interpolated: continuous in the price
+            knots = np.concatenate([[lo], self._q, [hi]])
+            w, wq, wq2 = (np.interp(x, knots, np.concatenate([[0.0], c, [c[-1]]]))
+                          for c in (self._cw, self._cwq, self._cwq2))
+            valid = w > 1e-15
+            safe = np.where(valid, w, 1.0)
+            mean = np.where(valid, wq / safe, lo)
+            var = np.where(valid, np.maximum(wq2 / safe - mean**2, 0.0), 0.0)
             return w, mean, var
         top = np.clip(x, lo, hi)
         share = (top - lo) / (hi - lo)
