@@ -47,6 +47,7 @@ def equilibria(market: StaticMarket) -> list[Outcome]:
     span = max(c_hi, top) - c_lo
     grid = np.unique(np.concatenate([
         np.linspace(c_lo, max(c_hi, top) + 0.01 * span + 1e-9, GRID), [c_lo, c_hi, top]]))
+    grid = grid[grid >= c_lo]  # below the lowest cost nothing is offered
     gap = target(market, grid) - grid
     tol = TOLERANCE * max(1.0, abs(top))
     prices: list[tuple[float, bool]] = []  # (price, stable)
