@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
-
 INF = math.inf
 
 
@@ -31,29 +29,29 @@ def _share(what: str, of: str) -> Measure:
 
 
 MEASURES: dict[str, Measure] = {
-    "price": Measure("price (money per unit)", 0.0),
-    "volume": Measure("volume (units per step)", 0.0),
+    "price": Measure("price (money/unit)", 0.0),
+    "volume": Measure("volume (units/step)", 0.0),
     "trust": Measure("trust (0 to 1)", 0.0, 1.0),
-    "churn": _share("churn: switchers + leavers", "buyers per step"),
-    "switch_rate": _share("switchers", "buyers per step"),
-    "exit_rate": _share("leavers", "buyers per step"),
+    "churn": _share("churn", "buyers/step"),
+    "switch_rate": _share("switchers", "buyers/step"),
+    "exit_rate": _share("leavers", "buyers/step"),
     "quality_traded": Measure("quality delivered (per unit)"),
-    "mean_seller_quality": Measure("quality of sellers offering (0 to 1)", 0.0, 1.0),
-    "consumer_surplus": Measure("consumer surplus (money per step)"),
-    "producer_surplus": Measure("producer surplus (money per step)"),
-    "total_surplus": Measure("total surplus (money per step)"),
-    "efficiency": Measure("efficiency (share of first-best surplus)", -INF, 1.0),
+    "mean_seller_quality": Measure("quality on offer (0 to 1)", 0.0, 1.0),
+    "consumer_surplus": Measure("consumer surplus (money/step)"),
+    "producer_surplus": Measure("producer surplus (money/step)"),
+    "total_surplus": Measure("total surplus (money/step)"),
+    "efficiency": Measure("efficiency (share of first best)", -INF, 1.0),
     "active_buyers": Measure("active buyers (count)", 0.0),
     "active_sellers": Measure("sellers offering (count)", 0.0),
     "entries": Measure("seller entries (per step)", 0.0),
     "exits": Measure("seller exits (per step)", 0.0),
-    "satisfaction": Measure("satisfaction (CPT value vs expectation, per trade)"),
-    "expectation_gap": Measure("expected minus delivered quality (per trade)"),
-    "disclosure_rate": _share("disclosing sellers", "sellers"),
-    "certified_share": _share("certified sellers", "sellers"),
-    "claim_inflation": Measure("claim minus true quality (mean over sellers)"),
-    "deception_rate": _share("deceptive trades", "trades"),
-    "review_coverage": _share("sellers with reviews", "sellers offering"),
+    "satisfaction": Measure("satisfaction (CPT value/trade)"),
+    "expectation_gap": Measure("expected - delivered quality"),
+    "disclosure_rate": _share("disclosing", "sellers"),
+    "certified_share": _share("certified", "sellers"),
+    "claim_inflation": Measure("claim - true quality"),
+    "deception_rate": _share("deceptive", "trades"),
+    "review_coverage": _share("reviewed", "sellers offering"),
 }
 
 
@@ -66,12 +64,10 @@ def axis_label(metric: str) -> str:
     return measure(metric).label
 
 
-def clip(metric: str, values):
-    """`values` (a number or an array; NaN stays NaN) clipped to what `metric` can be."""
+def bounds(metric: str) -> tuple[float, float]:
+    """The lowest and highest value `metric` can take (infinite where unbounded)."""
     m = measure(metric)
-    if isinstance(values, (int, float)):
-        return values if math.isnan(values) else min(max(float(values), m.low), m.high)
-    return np.clip(np.asarray(values, dtype=float), m.low, m.high)
+    return m.low, m.high
 
 
 #: Short names of market keys for plot axes and tables (dotted keys below `market.`).
