@@ -36,7 +36,7 @@ def test_grossman_milgrom_voluntary_disclosure_unravels_to_the_transparent_marke
     silent = window(run_market(LEMONS, 200, 1), -30)
     assert end["disclosure_rate"] >= 0.9
     # The learned strategy: every seller but the very lowest types prefers to disclose.
-    values = disclosing.choices.learners["disclose"].values[:100]
+    values = disclosing.mechanism("disclosure").learner.values[:100]
     prefers = values[:, 1] >= values[:, 0]
     q = disclosing.sellers.quality[:100]
     assert prefers[q > 0.2].mean() >= 0.95
@@ -142,7 +142,7 @@ def test_warranties_are_offered_more_by_better_sellers():
     for _ in range(150):
         model.step()
     s = model.sellers
-    values = model.choices.learners["warranty"].values[: s.size]
+    values = model.mechanism("warranty").learner.values[: s.size]
     offers = values[:, 1] > values[:, 0]
     good = s.quality[: s.size] > 0.6
     assert offers[good].mean() > offers[~good].mean()
@@ -161,9 +161,9 @@ def test_personalised_prices_charge_high_taste_buyers_more_and_backlash_costs_tr
     for _ in range(30):
         model.step()
         t = model.trades
-        paid.append(t["price"])
-        taste.append(t["theta"])
-        posted.append(model.sellers.price[t["seller"]])
+        paid.append(t.price)
+        taste.append(t.theta)
+        posted.append(model.sellers.price[t.seller])
     paid, taste, posted = map(np.concatenate, (paid, taste, posted))
     markup = paid / posted
     assert np.corrcoef(taste, markup)[0, 1] > 0.9
