@@ -223,3 +223,35 @@ def test_compiled_beliefs_equal_the_numpy_reference(market):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
     if not market:  # identifiable sellers, hidden quality: buyers remember some of them
         assert (compiled[2] >= 0).any()
+
+
+def test_every_public_property_of_the_agents_reads_its_row():
+    model = MarketModel({"buyers": 60, "sellers": 12, "information": "noisy",
+                         "arrivals": {"rate": 0.1}}, rng=2)
+    for _ in range(10):
+        model.step()
+    s, b = model.sellers, model.buyers
+    for kind, agents in ((Seller, model.agents_by_type[Seller]),
+                         (Buyer, model.agents_by_type[Buyer])):
+        names = [n for n, v in vars(kind).items()
+                 if not n.startswith("_") and (isinstance(v, property) or callable(v))]
+        assert names, kind
+        for agent in agents:
+            for name in names:
+                value = getattr(agent, name)
+                if callable(value):
+                    value = value()
+                assert value is None or isinstance(value, bool | int | float | tuple | dict
+                                                   | Seller), (kind, name, value)
+    seller = next(iter(model.agents_by_type[Seller]))
+    r = seller.row
+    assert (seller.quality, seller.cost, seller.price) == (s.quality[r], s.cost[r], s.price[r])
+    assert seller.in_market and seller.public_quality == pytest.approx(s.pub_mean[r])
+    buyer = next(iter(model.agents_by_type[Buyer]))
+    mean, sd = buyer.belief_about_market
+    assert mean == model.beliefs.pool_mean[buyer.row, 0] and 0 < sd < 1
+    assert buyer.active and buyer.taste == b.theta[buyer.row]
+    for row, believed in buyer.known_sellers().items():
+        assert 0 <= row < s.size and np.isfinite(believed)
+    if buyer.seller is not None:
+        assert buyer.seller.row == b.last_seller[buyer.row]

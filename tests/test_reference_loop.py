@@ -30,6 +30,9 @@ from simulator.reference.loop import (
     run_reference,
 )
 
+#: Many replications: `pytest -m "not slow"` leaves them out (make test runs everything).
+pytestmark = pytest.mark.slow
+
 SMALL = {"buyers": 60, "sellers": 20}
 SCENARIOS = {  # name: (market, steps, replications)
     "asymmetric": (SMALL, 40, 20),

@@ -7,6 +7,9 @@ import pytest
 
 from simulator.model import MarketModel, run_market
 
+#: Long theory runs: `pytest -m "not slow"` leaves them out (make test runs everything).
+pytestmark = pytest.mark.slow
+
 RISK_NEUTRAL = {"alpha": 1, "beta": 1, "lam": 1, "gamma_gain": 1, "gamma_loss": 1}
 
 #: Akerlof's used-car market: q ~ U[0, 1], c = q, theta = 1.5, price-taking sellers,

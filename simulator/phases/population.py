@@ -94,4 +94,5 @@ def remove_sellers(m: MarketState, rows: np.ndarray) -> None:
 def remove_buyers(m: MarketState, rows: np.ndarray, free_rows: list[int]) -> None:
     m.buyers.active[rows] = False
     m.departed_paid += float(m.buyers.paid_total[rows].sum())  # the rows will be reused
+    m.buyers.paid_total[rows] = 0.0
     free_rows.extend(int(r) for r in rows)
