@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -44,8 +45,9 @@ def test_readme_setup_is_two_commands_and_says_how_to_reach_infogap():
 
 
 def test_make_run_ends_by_saying_how_to_reach_infogap():
-    out = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    out = subprocess.run(["make", "-n", "--no-print-directory", "run"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True).stdout
     last = out.strip().splitlines()[-1]
     assert "echo" in last and ". .venv/bin/activate" in last and ".venv/bin/infogap" in last
 

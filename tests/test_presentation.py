@@ -151,3 +151,47 @@ def test_market_keys_get_readable_names_with_the_doc_as_fallback():
         name = key_name(key)
         assert name and len(name) <= 41 and "\n" not in name, key
 
+
+
+def test_sweep_plots_name_factors_readably_and_keep_legends_off_the_data(tmp_path,
+                                                                        monkeypatch):
+    from conftest import TINY_SCENARIO
+
+    from simulator.sweep import analyze as analyze_module
+    from simulator.sweep import load_experiment, run_sweep
+
+    (tmp_path / "scenario.toml").write_text(TINY_SCENARIO)
+    (tmp_path / "exp.toml").write_text("""
+[experiment]
+scenario = "scenario.toml"
+arms = ["asymmetric", "transparent"]
+design = "grid"
+replications = 1
+steps = 8
+metrics = ["volume", "price"]
+[factors]
+"market.taste.value" = [1.2, 2.0]
+"market.quality.low" = [0.0, 0.5]
+[analyze]
+heatmaps = [["market.taste.value", "market.quality.low"]]
+""")
+    out = tmp_path / "sweep"
+    run_sweep(load_experiment(tmp_path / "exp.toml"), out, workers=1, progress=False)
+    figures = {}
+    real_save = analyze_module._Report._save
+
+    def keep(self, fig, name):
+        figures[name] = fig
+        return real_save(self, fig, name)
+
+    monkeypatch.setattr(analyze_module._Report, "_save", keep)
+    analyze_module.analyze_sweep(out)
+    heat = figures["heatmap_volume_taste-value_x_quality-low_asymmetric.png"].axes[0]
+    assert (heat.get_xlabel(), heat.get_ylabel()) == ("buyer taste k", "lowest quality L")
+    colorbar = figures["heatmap_volume_taste-value_x_quality-low_asymmetric.png"].axes[1]
+    assert colorbar.get_ylabel() == axis_label("volume")
+    main = figures["main_effects_price.png"]
+    assert [ax.get_xlabel() for ax in main.axes] == ["buyer taste k", "lowest quality L"]
+    assert all(ax.get_ylabel() == axis_label("price") for ax in main.axes)
+    assert all(ax.get_legend() is None for ax in main.axes)
+    assert [t.get_text() for t in main.legends[0].get_texts()] == ["asymmetric", "transparent"]
