@@ -7,7 +7,7 @@ with their own prospect-theory preferences (risk-neutral: taste x mean).
 The market clears at T(p), the highest price at which the buyers who would
 pay it cover the units offered at it (the marginal buyer's reservation price
 in a sellers' market, the next seller's cost in a buyers' market), as
-`simulator.pricing.clearing_price` clears the simulated pool. An equilibrium
+`simulator.phases.price.clearing_price` clears the simulated pool. An equilibrium
 is a fixed point p = T(p). The simulated going price starts from what buyers
 pay for the whole population (their prior) and moves a share `adjustment`
 toward T each step, so the equilibrium it reaches is found by iterating that

@@ -4,8 +4,9 @@ The first best is always given (it is the efficiency yardstick). The arm's
 own benchmark depends on what buyers can see and how prices are set: full
 information when quality is public; Akerlof's equilibria when it is hidden
 and sellers take a going price; Grossman-Milgrom with verifiable disclosure;
-Spence with certificates (two types). Learning mechanisms (reviews, word of
-mouth, trials, claims, warranties, ...) have no static benchmark: the arm says so.
+Spence with certificates (two types). Mechanisms that act through learning or
+search (reviews, word of mouth, trials, claims, warranties, a comparison site,
+...) have no static benchmark: the arm says so.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from .first_best import allocation, first_best, full_information
 from .market import StaticMarket
 from .outcome import ArmTheory, Outcome, Threshold
 
-#: Mechanisms whose effect is learning over time: no static equilibrium benchmark.
+#: Mechanisms that work through learning or search over time: no static benchmark.
 DYNAMIC = ("reviews", "word_of_mouth", "trials", "claims", "warranty", "personalized_pricing",
-           "moral_hazard")
+           "moral_hazard", "comparison_site")
 
 
 def arm_theory(arm: str, params: MarketParams, quick: bool = False) -> ArmTheory:
@@ -34,7 +35,7 @@ def arm_theory(arm: str, params: MarketParams, quick: bool = False) -> ArmTheory
     dynamic = [name for name in DYNAMIC if getattr(params, name).enabled]
     if dynamic:
         theory.notes.append(f"no static benchmark: {', '.join(dynamic)} work through learning "
-                            "over time (first best shown as the yardstick)")
+                            "or search over time (first best shown as the yardstick)")
         return theory
     info = params.information
     if info == "transparent":
