@@ -408,7 +408,7 @@ def report_markdown(results: Results) -> str:
     lines += ["![headline metrics over time](headline.png)", ""]
     from .theory.compare import section as theory_section
 
-    lines += theory_section(results, fmt, _cell)
+    lines += theory_section(results, fmt, lambda row: _cell(row, results.replications))
     if results.early_summary is not None:
         lines += ["## Early period", "",
                   f"The same headline metrics over the first {_early_text(results)} of each "
