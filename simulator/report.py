@@ -146,7 +146,6 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     [0, 1]) and drawn only where two or more replications have a value. The shaded grey
     span is the summary window (the steps averaged in summary.csv).
     """
-    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     metrics = list(HEADLINE if metrics is None else metrics) or list(HEADLINE)
@@ -162,7 +161,6 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     window_start = results.steps - window_steps(results.steps, results.window) + 0.5
     colors = _colors(len(results.arm_names))
     handles = []
-    theory_drawn = False
     for ax, metric in zip(axes, metrics, strict=False):
         handles = []
         for arm, color in zip(results.arm_names, colors, strict=True):
@@ -171,7 +169,7 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
             mean, low, high = band(runs.to_numpy(dtype=float), bounds=bounds(metric))
             handles += ax.plot(steps, mean, color=color, lw=1.6, label=arm)
             ax.fill_between(steps, low, high, color=color, alpha=0.22, lw=0)
-            theory_drawn |= overlay_metric(ax, results, metric, arm, color)  # dashed
+            overlay_metric(ax, results, metric, arm, color)  # theory's level, dashed, labelled
         ax.axvspan(window_start, results.steps + 0.5, color="0.92", zorder=0, lw=0)
         _axes_for(ax, metric, results.steps)
     for ax in axes[len(metrics):]:
@@ -179,12 +177,9 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     for ax in axes[max(0, len(metrics) - columns):len(metrics)]:
         ax.set_xlabel("step")
     handles.append(Patch(color="0.92", label="summary window"))
-    if theory_drawn:
-        handles.append(Line2D([], [], color="0.3", ls="--", lw=1.1,
-                              label="theory: the arm's equilibrium"))
     _legend_below(fig, handles)
     fig.suptitle(f"{results.scenario.name}: mean of {results.replications} replications "
-                 f"with 95% CI (where 2 or more have a value)")
+                 f"with 95% CI (where 2 or more have a value); dashed: theory")
     return fig
 
 
