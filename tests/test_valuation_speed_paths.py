@@ -3,6 +3,8 @@ the blocked kernels against the numpy formulation, threads against one thread.""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from numba import njit
@@ -118,3 +120,46 @@ def test_threads_must_be_positive(one_thread):
     with pytest.raises(ValueError, match="threads must be >= 1"):
         kernels.set_threads(0)
     assert kernels.get_threads() == 1
+
+
+def _scalar_loop(val, theta, mean, sd, price):
+    """The loop the kernel had before the vectorised power, in plain Python floats (IEEE
+    doubles, math.pow = libm's pow), operation for operation."""
+    p = val.prefs
+    out = np.empty(mean.shape)
+    for idx in np.ndindex(mean.shape):
+        expected = 0.0
+        payoffs = [float(theta[idx]) * (float(mean[idx]) + float(sd[idx]) * float(z))
+                   - float(price[idx]) for z in val.z]
+        if val.expectation_reference:
+            for j, x in enumerate(payoffs):
+                expected += float(val.probs[j]) * x
+        total = 0.0
+        for j, x in enumerate(payoffs):
+            x = x - expected
+            if x >= 0.0:
+                total += float(val.gain_w[j]) * math.pow(x, p.alpha)
+            else:
+                total += -p.lam * float(val.loss_w[j]) * math.pow(-x, p.beta)
+        out[idx] = expected + total
+    return out
+
+
+@pytest.fixture
+def libm_powers():
+    kernels.use_libm_powers(True)
+    yield
+    kernels.use_libm_powers(False)
+
+
+@pytest.mark.parametrize("reference", ["outside_option", "expectation"])
+def test_libm_powers_give_the_bits_of_the_loop_before(reference, libm_powers):
+    rng = np.random.default_rng(11)
+    val = Valuation(ProspectParams(alpha=0.8, beta=0.9, lam=2.25, reference=reference), 3)
+    theta, mean, sd, price = _lotteries(rng, 200, 6, sure_things=False)
+    before = _scalar_loop(val, theta, mean, sd, price)
+    np.testing.assert_array_equal(val.value(theta, mean, sd, price), before)
+    kernels.use_libm_powers(False)
+    vectorised = val.value(theta, mean, sd, price)
+    np.testing.assert_allclose(vectorised, before, rtol=1e-14, atol=1e-15)
+    assert (vectorised != before).any()  # the powers do differ in the last bits
