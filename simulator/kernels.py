@@ -58,11 +58,9 @@ def get_threads() -> int:
 
 
 @njit(cache=True, error_model="numpy")
-def _payoffs(theta, mean, sd, price, floor, count, has_floor, z, probs, expectation, x,
-             expected):
-    """x[j, l] = theta * max(mean + sd z_j, floor) - price for the block's lotteries, less
-    their expected payoff when that is the reference point (kept in `expected`, else 0)."""
-    width = expected.shape[0]
+def _payoffs(theta, mean, sd, price, floor, count, has_floor, z, x):
+    """x[j, l] = theta * max(mean + sd z_j, floor) - price for the block's lotteries."""
+    width = x.shape[0] // z.shape[0]
     for j in range(z.shape[0]):
         zj = z[j]
         for lot in range(count):
@@ -70,11 +68,12 @@ def _payoffs(theta, mean, sd, price, floor, count, has_floor, z, probs, expectat
             if has_floor and q < floor[lot]:
                 q = floor[lot]
             x[j * width + lot] = theta[lot] * q - price[lot]
-    _center(x, count, probs, expectation, expected)
 
 
 @njit(cache=True, error_model="numpy")
 def _center(x, count, probs, expectation, expected):
+    """With the expectation as reference point, payoffs become surprises: less their
+    expected value (kept in `expected`, else 0)."""
     width = expected.shape[0]
     expected[:count] = 0.0
     if not expectation:
@@ -131,52 +130,53 @@ def _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs, gain
     """Values of the (buyer, candidate) lotteries of rows i0:i1 into out (flat, row-major)."""
     t, m, s, p, f, x, term, expected = scratch
     k = mean.shape[1]
-    lot = 0
+    count = (i1 - i0) * k
     for i in range(i0, i1):
         for c in range(k):
+            lot = (i - i0) * k + c
             t[lot], m[lot], s[lot], p[lot] = theta[i, c], mean[i, c], sd[i, c], price[i, c]
             f[lot] = floor[i, c]
-            lot += 1
-    _payoffs(t, m, s, p, f, lot, has_floor, z, probs, expectation, x, expected)
-    _cpt_values(x, expected, lot, gain_w, loss_w, alpha, beta, lam, fast, term,
+    _payoffs(t, m, s, p, f, count, has_floor, z, x)
+    _center(x, count, probs, expectation, expected)
+    _cpt_values(x, expected, count, gain_w, loss_w, alpha, beta, lam, fast, term,
                 out[i0 * k:i1 * k])
 
 
 @njit(cache=True, error_model="numpy")
 def _lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
-                    alpha, beta, lam, expectation, fast, parallel):
+                    alpha, beta, lam, expectation, fast, block):
     n, k = mean.shape
-    rows = max(1, BLOCK // max(k, 1))
-    blocks = (n + rows - 1) // rows
+    rows = max(1, block // max(k, 1))
     out = np.empty(n * k)
-    if parallel:
-        _value_blocks_parallel(blocks, rows, theta, mean, sd, price, floor, has_floor, z, probs,
-                               gain_w, loss_w, alpha, beta, lam, expectation, fast, out)
-    else:
-        scratch = _scratch(z.shape[0], rows * k)
-        for b in range(blocks):
-            _value_rows(b * rows, min(n, (b + 1) * rows), theta, mean, sd, price, floor,
-                        has_floor, z, probs, gain_w, loss_w, alpha, beta, lam, expectation,
-                        fast, scratch, out)
+    scratch = _scratch(z.shape[0], rows * k)
+    for b in range((n + rows - 1) // rows):
+        _value_rows(b * rows, min(n, (b + 1) * rows), theta, mean, sd, price, floor, has_floor,
+                    z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, scratch,
+                    out)
     return out.reshape((n, k))
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _value_blocks_parallel(blocks, rows, theta, mean, sd, price, floor, has_floor, z, probs,
-                           gain_w, loss_w, alpha, beta, lam, expectation, fast, out):
+def _lottery_values_threaded(theta, mean, sd, price, floor, has_floor, z, probs, gain_w,
+                             loss_w, alpha, beta, lam, expectation, fast, block):
+    """`_lottery_values` with blocks shared out to threads (compiled only when used)."""
     n, k = mean.shape
-    for b in prange(blocks):
-        _value_rows(b * rows, min(n, (b + 1) * rows), theta, mean, sd, price, floor,
-                    has_floor, z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
+    rows = max(1, block // max(k, 1))
+    out = np.empty(n * k)
+    for b in prange((n + rows - 1) // rows):
+        _value_rows(b * rows, min(n, (b + 1) * rows), theta, mean, sd, price, floor, has_floor,
+                    z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
                     _scratch(z.shape[0], rows * k), out)
+    return out.reshape((n, k))
 
 
 def lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
                    alpha, beta, lam, expectation):
     """CPT value of theta * max(mean + sd z_j, floor) - price over the (sorted) nodes z, for
     2-d arrays of (buyer, candidate) beliefs and prices (floor is read if has_floor)."""
-    return _lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
-                           alpha, beta, lam, expectation, _fast(alpha, beta), _threads > 1)
+    kernel = _lottery_values_threaded if _threads > 1 else _lottery_values
+    return kernel(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w, alpha,
+                  beta, lam, expectation, _fast(alpha, beta), BLOCK)
 
 
 @njit(cache=True, error_model="numpy")
@@ -192,7 +192,7 @@ def _reserve_rows(i0, i1, theta, mean, sd, floor, has_floor, z, probs, gain_w, l
     width = expected.shape[0]
     gross, lo, hi, value = np.empty(nodes * width), np.empty(count), np.empty(count), \
         np.empty(count)
-    _payoffs(t, m, s, zero, f, count, has_floor, z, probs, False, gross, expected)
+    _payoffs(t, m, s, zero, f, count, has_floor, z, gross)
     for b in range(count):
         lo[b] = gross[b] - 1.0
         hi[b] = gross[(nodes - 1) * width + b] + 1.0
@@ -213,39 +213,37 @@ def _reserve_rows(i0, i1, theta, mean, sd, floor, has_floor, z, probs, gain_w, l
 
 @njit(cache=True, error_model="numpy")
 def _reservation_prices(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w,
-                        alpha, beta, lam, expectation, iterations, fast, parallel):
+                        alpha, beta, lam, expectation, iterations, fast, block):
     n = mean.shape[0]
-    blocks = (n + BLOCK - 1) // BLOCK
     out = np.empty(n)
-    if parallel:
-        _reserve_blocks_parallel(blocks, theta, mean, sd, floor, has_floor, z, probs, gain_w,
-                                 loss_w, alpha, beta, lam, expectation, fast, iterations, out)
-    else:
-        scratch = _scratch(z.shape[0], BLOCK)
-        for b in range(blocks):
-            _reserve_rows(b * BLOCK, min(n, (b + 1) * BLOCK), theta, mean, sd, floor,
-                          has_floor, z, probs, gain_w, loss_w, alpha, beta, lam, expectation,
-                          fast, iterations, scratch, out)
+    scratch = _scratch(z.shape[0], block)
+    for b in range((n + block - 1) // block):
+        _reserve_rows(b * block, min(n, (b + 1) * block), theta, mean, sd, floor, has_floor, z,
+                      probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, iterations,
+                      scratch, out)
     return out
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _reserve_blocks_parallel(blocks, theta, mean, sd, floor, has_floor, z, probs, gain_w,
-                             loss_w, alpha, beta, lam, expectation, fast, iterations, out):
+def _reservation_prices_threaded(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w,
+                                 alpha, beta, lam, expectation, iterations, fast, block):
+    """`_reservation_prices` with blocks shared out to threads (compiled only when used)."""
     n = mean.shape[0]
-    for b in prange(blocks):
-        _reserve_rows(b * BLOCK, min(n, (b + 1) * BLOCK), theta, mean, sd, floor, has_floor,
-                      z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
-                      iterations, _scratch(z.shape[0], BLOCK), out)
+    out = np.empty(n)
+    for b in prange((n + block - 1) // block):
+        _reserve_rows(b * block, min(n, (b + 1) * block), theta, mean, sd, floor, has_floor, z,
+                      probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, iterations,
+                      _scratch(z.shape[0], block), out)
+    return out
 
 
 def reservation_prices(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w,
                        alpha, beta, lam, expectation, iterations):
     """Per buyer, the highest price whose lottery value is still >= 0: bisection on
     [theta q_lo - 1, theta q_hi + 1], `iterations` halvings (floor is read if has_floor)."""
-    return _reservation_prices(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w,
-                               alpha, beta, lam, expectation, iterations, _fast(alpha, beta),
-                               _threads > 1)
+    kernel = _reservation_prices_threaded if _threads > 1 else _reservation_prices
+    return kernel(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
+                  expectation, iterations, _fast(alpha, beta), BLOCK)
 
 
 @njit(cache=True)
