@@ -330,6 +330,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise UserError(f"--set {text}: expected KEY=VALUE, e.g. --set market.buyers=200")
     value = value.strip()
     try:
-        return key, tomllib.loads(f"v = {value}")["v"]
+        parsed = tomllib.loads(f"v = {value}")
     except (tomllib.TOMLDecodeError, RecursionError):
         return key, value
+    return key, parsed["v"] if list(parsed) == ["v"] else value
