@@ -51,13 +51,14 @@ def estimated_bytes(params, steps: int) -> int:
     sellers = params.sellers
     if params.entry.enabled:
         sellers = max(sellers, params.entry.max_sellers or 4 * params.sellers)
+    candidates = params.choice.candidates
+    if params.comparison_site.enabled:  # the site's listed sellers are candidates too
+        candidates += params.comparison_site.listed
     per_buyer = (_PER_BUYER + _PER_MEMORY_SLOT * params.beliefs.memory
-                 + _PER_CANDIDATE * params.choice.candidates)
+                 + _PER_CANDIDATE * candidates)
     if params.word_of_mouth.enabled:
         per_buyer += _PER_NEIGHBOUR * params.word_of_mouth.degree
-    if any(getattr(getattr(params, name), "enabled", False) for name in (
-            "certification", "warranty", "claims", "disclosure", "cost_disclosure", "reviews",
-            "word_of_mouth", "trials", "personalized_pricing", "moral_hazard")):
+    if any(getattr(table, "enabled", False) for table in vars(params).values()):
         per_buyer += _MECHANISMS
     return int(_MARGIN * (buyers * per_buyer + sellers * _PER_SELLER)) + _BASELINE
 
