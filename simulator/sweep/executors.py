@@ -112,11 +112,12 @@ def _interrupts_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     """Workers leave Ctrl-C to the parent, and exit if the parent dies (e.g. SIGKILL), which
-    would otherwise leave them blocked on the task queue for ever."""
+    would otherwise leave them running queued runs or blocked on the task queue for ever.
+    The parent's pid is passed in: if it died while this worker was still starting,
+    `os.getppid()` already names the new parent (init), and the worker exits at once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -136,7 +137,7 @@ class LocalExecutor(Executor):
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers,
                                    mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init)
+                                   initializer=_worker_init, initargs=(os.getpid(),))
 
     def imap_unordered(self, fn, items):
         items = iter(items)
