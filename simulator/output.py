@@ -72,8 +72,10 @@ class AtomicFolder:
         return UserError(f"{self.option} {self.shown}: {detail}")
 
     def commit(self) -> Path:
-        _swap_into_place(self.staging, self.target)
+        retired = _swap_into_place(self.staging, self.target)
         self.committed = True
+        if retired is not None:   # a kill here leaves it hidden; the next write removes it
+            shutil.rmtree(retired, ignore_errors=True)
         return self.target
 
     def discard(self) -> None:
@@ -191,13 +193,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
+def _swap_into_place(staging: Path, target: Path) -> Path | None:
+    """Put `staging` at `target`; returns the folder now holding the old files, if any."""
     if not target.exists():
         os.rename(staging, target)
-        return
+        return None
     if _exchange(staging, target):
-        shutil.rmtree(staging, ignore_errors=True)   # now holds the old files
-        return
+        return staging   # now holds the old files
     retired = _sibling_name(target, "old")
     os.rename(target, retired)
     try:
@@ -205,7 +207,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     except BaseException:
         os.rename(retired, target)   # put the old results back
         raise
-    shutil.rmtree(retired, ignore_errors=True)
+    return retired
 
 
 _RENAME_EXCHANGE = 2
