@@ -28,11 +28,10 @@ def measure(model: str, buyers: int, sellers: int, steps: int, market: dict, see
             warmup: int) -> dict:
     """Time `steps` steps of one model after `warmup` untimed ones (construction and the
     engine's one-off compilation excluded; `warmup_seconds` reports them)."""
-    sys.path.insert(0, str(HERE))
     if model == "engine":
         from simulator.model import MarketModel as Model
     else:
-        from reference_loop import ReferenceMarket as Model
+        from simulator.reference.loop import ReferenceMarket as Model
 
     load_before = os.getloadavg()[0]
     begin = time.perf_counter()

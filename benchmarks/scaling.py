@@ -55,9 +55,8 @@ QUICK = (
 def every_mechanism() -> dict:
     """Market overrides switching on every on/off switch beyond the core (found in the
     parameter tree, so mechanisms added later are included)."""
-    from reference_loop import IMPLEMENTED_KEYS
-
     from simulator.params import iter_fields, set_dotted
+    from simulator.reference.loop import IMPLEMENTED_KEYS
 
     tree: dict = {}
     for key, kind, default, _ in iter_fields():
@@ -79,9 +78,8 @@ def use_numpy_valuation() -> None:
 
 
 def measure(model: str, buyers: int, sellers: int, steps: int, warmup: int) -> dict:
-    sys.path.insert(0, str(HERE))
     if model == "reference":
-        from reference_loop import ReferenceMarket as Model
+        from simulator.reference.loop import ReferenceMarket as Model
     else:
         from simulator.model import MarketModel as Model
     if model == "numpy":

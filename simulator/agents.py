@@ -43,6 +43,10 @@ class Seller(mesa.Agent):
         return float(self.model.sellers.profit[self.row])
 
     @property
+    def in_market(self) -> bool:
+        return bool(self.model.sellers.in_market[self.row])
+
+    @property
     def public_quality(self) -> float | None:
         """What buyers can see about this seller's quality before buying (None: nothing)."""
         s = self.model.sellers
@@ -74,10 +78,15 @@ class Buyer(mesa.Agent):
         return self.model.seller_agents[row] if row >= 0 else None
 
     @property
+    def active(self) -> bool:
+        return bool(self.model.buyers.active[self.row])
+
+    @property
     def belief_about_market(self) -> tuple[float, float]:
-        """Mean and standard deviation of its belief about an unknown seller's quality."""
+        """Mean and standard deviation of its belief about the average quality of sellers
+        it knows nothing about (those without a badge)."""
         b = self.model.beliefs
-        return float(b.pool_mean[self.row]), float(b.pool_precision[self.row] ** -0.5)
+        return float(b.pool_mean[self.row, 0]), float(b.pool_precision[self.row, 0] ** -0.5)
 
     def known_sellers(self) -> dict[int, float]:
         """Seller row -> believed quality, for the sellers it remembers individually."""

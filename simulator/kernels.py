@@ -113,20 +113,20 @@ def decay_slots(precision, seller, keep, floor):
 
 
 @njit(cache=True)
-def predictive_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
-                       quality_var, action_var, noise_var, all_learnable, claims_on,
-                       credibility, claim, reviews_on, reading, rev_n, rev_sum, review_weight,
-                       rating_var, remembers, slot_seller, slot_mean, slot_precision):
-    """Each buyer's normal belief about each candidate's delivered quality, and the memory
-    slot it came from (-1: none): public information, else the pooled belief of the
-    seller's badge pool; moved toward a claim by the buyer's credibility; combined with
-    the seller's review score (weighted by `reading`); replaced by the buyer's own belief
-    when it remembers the seller. Same rules as MarketModel._predictive_reference."""
+def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
+                      quality_var, action_var, all_learnable, remembers, slot_seller, slot_mean,
+                      slot_precision):
+    """Each buyer's normal belief (mean, variance, before delivery noise) about each
+    candidate's quality: public information, else the pooled belief of the seller's badge
+    pool; the buyer's own belief where it remembers the seller. Also the memory slot it came
+    from (-1: none) and which cells are open to other evidence (learnable, not remembered).
+    Same rule as `reference.beliefs.candidate_beliefs`."""
     n, k = cands.shape
     memory = slot_seller.shape[1]
     mean = np.empty((n, k))
     var = np.empty((n, k))
     slot = np.full((n, k), -1, dtype=np.int64)
+    open_ = np.zeros((n, k), dtype=np.bool_)
     for i in range(n):
         row = buyers[i]
         for c in range(k):
@@ -138,22 +138,14 @@ def predictive_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_p
             else:
                 b = pool[j]
                 m, v = pool_mean[row, b], 1.0 / pool_precision[row, b] + quality_var
-            if claims_on and hidden:
-                w = credibility[row]
-                m = (1.0 - w) * m + w * claim[j]
-                v = (1.0 - w) * v
-            if reviews_on and hidden and rev_n[j] > 1e-9:
-                evidence = review_weight * reading[i] * rev_n[j] / rating_var
-                prec = 1.0 / max(v, 1e-12)
-                new_prec = prec + evidence
-                m = (prec * m + evidence * (rev_sum[j] / max(rev_n[j], 1e-12))) / new_prec
-                v = 1.0 / new_prec
+            open_[i, c] = hidden
             if remembers and hidden:
                 for s in range(memory):
                     if slot_seller[row, s] == j:
                         slot[i, c] = s
+                        open_[i, c] = False
                         m, v = slot_mean[row, s], 1.0 / slot_precision[row, s]
                         break
             mean[i, c] = m
-            var[i, c] = v + noise_var
-    return mean, var, slot
+            var[i, c] = v
+    return mean, var, slot, open_

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .market import MarketState
+
 COLUMNS = ["buyer", "step", "segment", "trust", "tenure", "last_gap", "losses_seen", "idle",
            "price_paid", "switched", "left_next"]
 
@@ -18,17 +20,17 @@ class BuyerPanel:
     def __init__(self) -> None:
         self._parts: list[dict[str, np.ndarray]] = []
 
-    def record(self, model, start: np.ndarray, switched: np.ndarray,
+    def record(self, model: MarketState, start: np.ndarray, switched: np.ndarray,
                leaving: np.ndarray) -> None:
         """Buyers active at the start of the step: their state after it (`idle` = steps in
         a row without a purchase), and whether they switched or left."""
         b = model.buyers
         self._parts.append({
             "buyer": b.uid[start].copy(),
-            "step": np.full(len(start), model.steps, dtype=np.int64),
+            "step": np.full(len(start), model.now, dtype=np.int64),
             "segment": b.segment[start].copy(),
             "trust": b.trust[start].copy(),
-            "tenure": model.steps - b.joined[start],
+            "tenure": model.now - b.joined[start],
             "last_gap": b.last_gap[start].copy(),
             "losses_seen": b.losses[start].copy(),
             "idle": b.idle[start].copy(),

@@ -310,6 +310,15 @@ class MoralHazardParams:
     saving: float = _f(0.1, "Unit cost saved when shirking.", range=(0.0, 100.0))
 
 
+@dataclass
+class ComparisonSiteParams:
+    enabled: bool = _f(False, "A price-comparison site lists the cheapest offers; buyers who "
+                       "look at it also consider those sellers.")
+    coverage: float = _f(0.5, "Chance per step that a buyer looks at the site.",
+                         range=(0.0, 1.0))
+    listed: int = _f(3, "Number of cheapest offers the site lists.", range=(1, 100))
+
+
 #: What a buyer segment may set for itself; everything else is the market's.
 SEGMENT_TABLES = ("taste", "prospect", "trust")
 
@@ -375,6 +384,8 @@ class MarketParams:
     personalized_pricing: PersonalizedPricingParams = _f(
         None, "Seller-side data about buyers.", factory=PersonalizedPricingParams)
     moral_hazard: MoralHazardParams = _f(None, "Hidden action.", factory=MoralHazardParams)
+    comparison_site: ComparisonSiteParams = _f(None, "Price-comparison site.",
+                                               factory=ComparisonSiteParams)
     segments: dict[str, SegmentParams] = _f(None, "Named buyer segments: "
                                             "[market.segments.NAME] tables with share, "
                                             "review_weight and taste/prospect/trust overrides.",

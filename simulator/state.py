@@ -1,7 +1,8 @@
 """Struct-of-arrays tables for sellers and buyers, growing as agents arrive.
 
 One numpy array per attribute and one row per agent lets a step update every
-agent in a handful of array operations.
+agent in a handful of array operations. These are the core columns; each
+mechanism declares its own (`Mechanism.seller_columns`, `buyer_columns`).
 """
 
 from __future__ import annotations
@@ -61,18 +62,8 @@ SELLER_COLUMNS = {
     "regime_var": (float, np.inf),
     "unit_cost": (float, 0.0),  # cost of this step's units (lower when shirking)
     "extra_cost": (float, 0.0),  # certificates, disclosure, repairs, samples, fines
-    # mechanisms
-    "pool": (np.int64, 0),  # which pooled belief buyers use (badges they can see)
-    "certified": (bool, False),
-    "disclosed": (bool, False),
-    "warranty": (bool, False),
-    "claim": (float, 0.0),
-    "inflation": (float, 0.0),
-    "shirking": (bool, False),
-    "has_data": (bool, False),
-    "rev_n": (float, 0.0),  # fading number of published ratings
-    "rev_sum": (float, 0.0),
-    "rev_count": (np.int64, 0),
+    "pool": (np.int64, 0),  # which pooled belief buyers use (the badges they can see)
+    "received": (float, 0.0),  # money received from buyers, all steps (the sellers' ledger)
 }
 
 BUYER_COLUMNS = {
@@ -82,8 +73,8 @@ BUYER_COLUMNS = {
     "last_seller": (np.int64, -1),  # seller row of the last purchase
     "bought_from": (np.int64, -1),  # seller row bought from this step
     "spent": (float, 0.0),  # money paid this step
+    "paid_total": (float, 0.0),  # money paid, all steps (the buyers' ledger)
     "joined": (np.int64, 0),
-    "credibility": (float, 0.0),  # weight on sellers' claims
     "segment": (np.int64, 0),
     "uid": (np.int64, -1),  # the Buyer agent's unique_id (rows are recycled, ids are not)
     "last_gap": (float, 0.0),  # expected minus delivered quality of its last purchase

@@ -11,6 +11,7 @@ import pytest
 from simulator.metrics import SEGMENT_METRICS
 from simulator.model import MarketModel, simulate
 from simulator.params import MarketParams, ParamError
+from simulator.phases.population import draw_segments
 
 SEGMENTED = {
     "buyers": 301, "sellers": 30, "pricing": "markup", "arrivals": {"rate": 0.03},
@@ -28,8 +29,8 @@ def test_segment_shares_are_respected_exactly_at_the_start_and_on_average_after(
     model = MarketModel(SEGMENTED, rng=1)
     counts = np.bincount(model.buyers.segment[: model.buyers.size], minlength=3)
     assert counts.tolist() == [151, 90, 60]  # largest remainder of 150.5, 90.3, 60.2
-    model.steps = 1  # newcomers are drawn by share
-    drawn = np.bincount(model._draw_segments(20_000), minlength=3) / 20_000
+    model.market.now = 1  # newcomers are drawn by share
+    drawn = np.bincount(draw_segments(model.market, 20_000), minlength=3) / 20_000
     np.testing.assert_allclose(drawn, [0.5, 0.3, 0.2], atol=0.015)
 
 
@@ -40,8 +41,8 @@ def test_segments_get_their_own_parameters():
     assert (b.theta[: b.size][quality_buyers] == 2.2).all()
     bargain = b.segment[: b.size] == 0
     assert b.theta[: b.size][bargain].max() <= 1.4
-    assert model.valuations[1].prefs.lam == 3.0
-    assert model.valuations[0].prefs.lam == 2.25  # the market's default
+    assert model.market.valuations[1].prefs.lam == 3.0
+    assert model.market.valuations[0].prefs.lam == 2.25  # the market's default
 
 
 def test_per_segment_metrics_add_up_to_the_market_total():
@@ -116,7 +117,7 @@ def test_panel_idle_counts_steps_in_a_row_without_a_purchase():
 
 def test_satisfaction_weighs_disappointment_more_than_delight():
     model = MarketModel({"buyers": 10, "sellers": 2}, rng=0)
-    val = model.valuation
+    val = model.market.valuations[0]
     theta = np.array([1.5, 1.5])
     s = val.satisfaction(theta, np.array([0.6, 0.4]), np.array([0.5, 0.5]))
     assert s[1] < 0 < s[0] and abs(s[1]) > 2 * abs(s[0])

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from simulator.model import MarketModel, run_market
+from simulator.phases.shop import candidates
 
 RISK_NEUTRAL = {"alpha": 1, "beta": 1, "lam": 1, "gamma_gain": 1, "gamma_loss": 1}
 LEMONS = {"buyers": 200, "sellers": 100, "capacity": 1, "pricing": "market",
@@ -36,7 +37,7 @@ def test_grossman_milgrom_voluntary_disclosure_unravels_to_the_transparent_marke
     silent = window(run_market(LEMONS, 200, 1), -30)
     assert end["disclosure_rate"] >= 0.9
     # The learned strategy: every seller but the very lowest types prefers to disclose.
-    values = disclosing.choices.learners["disclose"].values[:100]
+    values = disclosing.mechanism("disclosure").learner.values[:100]
     prefers = values[:, 1] >= values[:, 0]
     q = disclosing.sellers.quality[:100]
     assert prefers[q > 0.2].mean() >= 0.95
@@ -142,7 +143,7 @@ def test_warranties_are_offered_more_by_better_sellers():
     for _ in range(150):
         model.step()
     s = model.sellers
-    values = model.choices.learners["warranty"].values[: s.size]
+    values = model.mechanism("warranty").learner.values[: s.size]
     offers = values[:, 1] > values[:, 0]
     good = s.quality[: s.size] > 0.6
     assert offers[good].mean() > offers[~good].mean()
@@ -161,9 +162,9 @@ def test_personalised_prices_charge_high_taste_buyers_more_and_backlash_costs_tr
     for _ in range(30):
         model.step()
         t = model.trades
-        paid.append(t["price"])
-        taste.append(t["theta"])
-        posted.append(model.sellers.price[t["seller"]])
+        paid.append(t.price)
+        taste.append(t.theta)
+        posted.append(model.sellers.price[t.seller])
     paid, taste, posted = map(np.concatenate, (paid, taste, posted))
     markup = paid / posted
     assert np.corrcoef(taste, markup)[0, 1] > 0.9
@@ -186,3 +187,34 @@ def test_every_mechanism_at_once_runs_and_reports_its_metrics():
         assert 0 < late[name] <= 1, name
     assert late["volume"] > 0
     assert not df.drop(columns="price").isna().any().any()
+
+
+def test_comparison_site_steers_trade_to_lemons_when_quality_is_hidden_and_costs_nothing_when_public():
+    market = {"buyers": 400, "sellers": 40, "pricing": "markup",
+              "quality": {"low": 0.2, "high": 1.0}, "taste": {"value": 2.0}}
+    site = {"comparison_site": {"enabled": True, "coverage": 0.6, "listed": 3}}
+    out = {}
+    for info in ("asymmetric", "transparent"):
+        for name, extra in (("none", {}), ("site", site)):
+            runs = [run_market({**market, "information": info, **extra}, 60, seed).iloc[-20:]
+                    for seed in range(3)]
+            out[info, name] = sum(r.mean() for r in runs) / len(runs)
+    hidden, hidden_site = out["asymmetric", "none"], out["asymmetric", "site"]
+    assert hidden_site["quality_traded"] < hidden["quality_traded"] - 0.05
+    assert hidden_site["efficiency"] < hidden["efficiency"] - 0.05
+    assert hidden_site["price"] < hidden["price"]  # cheaper, and worse
+    public, public_site = out["transparent", "none"], out["transparent", "site"]
+    assert public_site["efficiency"] >= public["efficiency"] - 0.005
+    assert public_site["consumer_surplus"] >= public["consumer_surplus"] - 1.0
+
+
+def test_comparison_site_adds_the_cheapest_offers_to_the_candidates_of_those_who_look():
+    model = MarketModel({**RETAIL, "comparison_site": {"enabled": True, "coverage": 1.0,
+                                                       "listed": 2}}, rng=4)
+    model.step()
+    m = model.market
+    buyers, offering = m.active_buyers(), m.offering_sellers()
+    cands, _ = candidates(m, buyers, offering)
+    assert cands.shape == (len(buyers), 1 + RETAIL.get("choice", {}).get("candidates", 5) + 2)
+    cheapest = offering[np.argsort(m.sellers.price[offering], kind="stable")[:2]]
+    assert (cands[:, -2:] == cheapest).all()

@@ -14,6 +14,7 @@ from simulator.agents import Buyer, Seller
 from simulator.metrics import METRICS
 from simulator.model import MarketModel, run_market
 from simulator.params import INFORMATION_REGIMES, PRICING_POLICIES, SELLER_IDENTITIES, MarketParams
+from simulator.phases.shop import predictive_beliefs
 
 markets = st.fixed_dictionaries({
     "buyers": st.integers(1, 80),
@@ -76,15 +77,22 @@ SHARES = ("trust", "churn", "switch_rate", "exit_rate")
 def test_invariants_hold_every_step(market, seed):
     model = MarketModel(market, rng=seed)
     p = model.params
+    traded = 0.0
     for _ in range(12):
         active_before = int(model.buyers.active.sum())
         model.step()
         s, b, t, m = model.sellers, model.buyers, model.trades, model.metrics
-        # Money is conserved: what buyers paid is what sellers received, to the cent and beyond.
-        assert model.ledger["paid"] == pytest.approx(model.ledger["received"], rel=1e-12,
-                                                     abs=1e-12)
-        assert model.ledger["received"] == pytest.approx(s.revenue.sum(), rel=1e-12, abs=1e-12)
-        assert np.isclose(t["price"].sum(), s.revenue.sum(), rtol=1e-12, atol=1e-12)
+        # Money is conserved: over all steps, what buyers paid by their own books (those who
+        # left included) is what sellers received by theirs, and both are what traded.
+        traded += t.price.sum()
+        ledger = model.ledger
+        assert ledger["paid"] == pytest.approx(ledger["received"], rel=1e-12, abs=1e-12)
+        assert ledger["received"] == pytest.approx(traded, rel=1e-12, abs=1e-12)
+        assert np.isclose(t.price.sum(), s.revenue.sum(), rtol=1e-12, atol=1e-12)
+        # Each trade's price is what that buyer was asked: the posted price unless a seller
+        # holding data personalised it.
+        personal = t.flags.get("personal", np.zeros(len(t), dtype=bool))
+        assert (t.price[~personal] == s.price[t.seller[~personal]]).all()
         # Trust, shares and probabilities stay in [0, 1].
         assert ((b.trust >= 0) & (b.trust <= 1)).all()
         for name in SHARES:
@@ -92,7 +100,7 @@ def test_invariants_hold_every_step(market, seed):
         assert m["efficiency"] <= 1.0 + 1e-9
         # Volume is bounded by buyers and by capacity; nobody buys twice.
         assert m["volume"] <= active_before
-        assert len(np.unique(t["buyer"])) == len(t["buyer"])
+        assert len(np.unique(t.buyer)) == len(t.buyer)
         if p.capacity > 0:
             assert (s.sales <= p.capacity).all()
             assert m["volume"] <= p.capacity * m["active_sellers"]
@@ -102,7 +110,7 @@ def test_invariants_hold_every_step(market, seed):
                 assert np.isfinite(value), name
         assert np.isnan(m["price"]) == (m["volume"] == 0)
         # Sellers never sell below this step's unit cost.
-        assert (t["price"] >= s.unit_cost[t["seller"]] - 1e-9).all()
+        assert (t.price >= s.unit_cost[t.seller] - 1e-9).all()
         for name in ("disclosure_rate", "certified_share", "deception_rate",
                      "review_coverage"):
             assert 0.0 <= m[name] <= 1.0, name
@@ -160,7 +168,7 @@ def test_buyers_remember_at_most_memory_sellers_and_learn_their_quality():
     rows, slots = np.nonzero(model.beliefs.slot_seller >= 0)
     sellers = model.beliefs.slot_seller[rows, slots]
     error = np.abs(model.beliefs.slot_mean[rows, slots] - model.sellers.quality[sellers])
-    prior_error = np.abs(model.quality_mean - model.sellers.quality[sellers])
+    prior_error = np.abs(model.market.quality_mean - model.sellers.quality[sellers])
     assert error.mean() < 0.5 * prior_error.mean()
 
 
@@ -209,9 +217,41 @@ def test_compiled_beliefs_equal_the_numpy_reference(market):
         model.step()
     buyers = np.flatnonzero(model.buyers.active[: model.buyers.size])
     cands = np.random.default_rng(0).integers(0, model.sellers.size, size=(len(buyers), 6))
-    compiled = model._predictive(buyers, cands)
-    reference = model._predictive_reference(buyers, cands)
+    compiled = predictive_beliefs(model.market, buyers, cands)
+    reference = predictive_beliefs(model.market, buyers, cands, compiled=False)
     for got, want in zip(compiled, reference, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
     if not market:  # identifiable sellers, hidden quality: buyers remember some of them
         assert (compiled[2] >= 0).any()
+
+
+def test_every_public_property_of_the_agents_reads_its_row():
+    model = MarketModel({"buyers": 60, "sellers": 12, "information": "noisy",
+                         "arrivals": {"rate": 0.1}}, rng=2)
+    for _ in range(10):
+        model.step()
+    s, b = model.sellers, model.buyers
+    for kind, agents in ((Seller, model.agents_by_type[Seller]),
+                         (Buyer, model.agents_by_type[Buyer])):
+        names = [n for n, v in vars(kind).items()
+                 if not n.startswith("_") and (isinstance(v, property) or callable(v))]
+        assert names, kind
+        for agent in agents:
+            for name in names:
+                value = getattr(agent, name)
+                if callable(value):
+                    value = value()
+                assert value is None or isinstance(value, bool | int | float | tuple | dict
+                                                   | Seller), (kind, name, value)
+    seller = next(iter(model.agents_by_type[Seller]))
+    r = seller.row
+    assert (seller.quality, seller.cost, seller.price) == (s.quality[r], s.cost[r], s.price[r])
+    assert seller.in_market and seller.public_quality == pytest.approx(s.pub_mean[r])
+    buyer = next(iter(model.agents_by_type[Buyer]))
+    mean, sd = buyer.belief_about_market
+    assert mean == model.beliefs.pool_mean[buyer.row, 0] and 0 < sd < 1
+    assert buyer.active and buyer.taste == b.theta[buyer.row]
+    for row, believed in buyer.known_sellers().items():
+        assert 0 <= row < s.size and np.isfinite(believed)
+    if buyer.seller is not None:
+        assert buyer.seller.row == b.last_seller[buyer.row]

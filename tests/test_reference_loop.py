@@ -1,4 +1,4 @@
-"""The engine and the plain per-agent reference loop (benchmarks/reference_loop.py) agree.
+"""The engine and the plain per-agent reference loop (simulator/reference/loop.py) agree.
 
 They draw random numbers in a different order, so they never match run for
 run; what must match is the distribution of outcomes. For each scenario both
@@ -13,9 +13,7 @@ hundred re-seedings, and a discrepancy of the size checked in
 
 from __future__ import annotations
 
-import sys
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,14 +23,15 @@ from scipy import stats
 from simulator.metrics import METRICS
 from simulator.model import run_market
 from simulator.params import MarketParams, iter_fields
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from reference_loop import (  # noqa: E402
+from simulator.reference.loop import (
     CORE_METRICS,
     IMPLEMENTED_KEYS,
     ReferenceMarket,
     run_reference,
 )
+
+#: Many replications: `pytest -m "not slow"` leaves them out (make test runs everything).
+pytestmark = pytest.mark.slow
 
 SMALL = {"buyers": 60, "sellers": 20}
 SCENARIOS = {  # name: (market, steps, replications)

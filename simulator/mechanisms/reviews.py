@@ -1,5 +1,8 @@
 """Public ratings: buyers rate with some probability, ratings appear after a delay, and
 each seller's score (a fading average, so it tracks recent behaviour) informs everyone.
+
+A reader combines a seller's score with its own belief by precision, weighted
+by its trust and by how much its segment reads reviews.
 """
 
 from __future__ import annotations
@@ -8,44 +11,57 @@ from collections import deque
 
 import numpy as np
 
+from .base import Mechanism
 
-class ReviewBoard:
-    def __init__(self, params):
-        self.p = params.reviews
+
+class Reviews(Mechanism):
+    name = "reviews"
+    seller_columns = {
+        "rev_n": (float, 0.0),  # fading number of published ratings
+        "rev_sum": (float, 0.0),
+        "rev_count": (np.int64, 0),  # ratings ever published
+    }
+    metrics = ("review_coverage",)
+
+    def __init__(self, market):
+        super().__init__(market)
         self.pending: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
 
-    def post(self, model, sellers: np.ndarray, delivered: np.ndarray) -> None:
-        writes = model.rng.random(len(sellers)) < self.p.probability
-        ratings = delivered[writes] + self.p.noise * model.rng.standard_normal(writes.sum())
-        self.pending.append((model.steps + self.p.delay, sellers[writes], ratings))
-
-    def publish_due(self, model) -> None:
+    def start_step(self, m) -> None:
         """Fade old scores, then publish the ratings whose delay is over."""
-        s = model.sellers
+        s = m.sellers
         keep = 1.0 - self.p.decay
         s.rev_n[: s.size] *= keep
         s.rev_sum[: s.size] *= keep
-        while self.pending and self.pending[0][0] <= model.steps:
+        while self.pending and self.pending[0][0] <= m.now:
             _, sellers, ratings = self.pending.popleft()
             np.add.at(s.rev_n, sellers, 1.0)
             np.add.at(s.rev_sum, sellers, ratings)
             np.add.at(s.rev_count, sellers, 1)
 
-    def rating_var(self, model) -> float:
-        return self.p.noise**2 + model.noise_var
-
-    def combine(self, model, reading: np.ndarray, cands: np.ndarray, mean: np.ndarray,
-                var: np.ndarray, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Normal-normal update of each candidate belief with the seller's public score,
-        weighted per reader (its trust times how much its segment reads reviews)."""
-        s = model.sellers
+    def adjust_beliefs(self, m, buyers, cands, mean, var, open_):
+        if not m.remembers:  # scores of sellers buyers cannot tell apart mean nothing
+            return mean, var
+        s = m.sellers
         n = s.rev_n[cands]
-        rated = hidden & (n > 1e-9)
+        rated = open_ & (n > 1e-9)
         if not rated.any():
             return mean, var
-        score = np.where(rated, s.rev_sum[cands] / np.maximum(n, 1e-12), 0.0)
-        evidence = np.where(rated, self.p.weight * reading[:, None] * n
-                            / self.rating_var(model), 0.0)
+        b = m.buyers
+        reading = b.trust[buyers] * m.segment_reading[b.segment[buyers]]
+        rating_var = self.p.noise**2 + m.noise_var
+        evidence = self.p.weight * reading[:, None] * n / rating_var
         prec = 1.0 / np.maximum(var, 1e-12)
         new_prec = prec + evidence
-        return (prec * mean + evidence * score) / new_prec, 1.0 / new_prec
+        score = s.rev_sum[cands] / np.maximum(n, 1e-12)
+        return (np.where(rated, (prec * mean + evidence * score) / new_prec, mean),
+                np.where(rated, 1.0 / new_prec, var))
+
+    def after_trade(self, m, trades):
+        writes = m.rng.random(len(trades.seller)) < self.p.probability
+        ratings = trades.delivered[writes] + self.p.noise * m.rng.standard_normal(writes.sum())
+        self.pending.append((m.now + self.p.delay, trades.seller[writes], ratings))
+
+    def collect(self, m, trades, offering, metrics):
+        if len(offering):
+            metrics["review_coverage"] = float((m.sellers.rev_count[offering] > 0).mean())

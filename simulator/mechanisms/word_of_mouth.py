@@ -5,19 +5,48 @@ their trust, as a fraction of an own experience.
 
 from __future__ import annotations
 
-import networkx as nx
 import numpy as np
+
+from .base import Mechanism
+
+
+class WordOfMouth(Mechanism):
+    name = "word_of_mouth"
+
+    def __init__(self, market):
+        super().__init__(market)
+        self.network = SocialNetwork(self.p, market.params.buyers,
+                                     seed=int(market.rng.integers(2**31)))
+
+    def after_trade(self, m, trades):
+        from ..phases.learn import hear
+
+        buyers, sellers, got = trades.buyer, trades.seller, trades.quality
+        talk = m.rng.random(len(buyers)) < self.p.probability
+        talk &= buyers < self.network.size
+        if not talk.any():
+            return
+        listener, idx = self.network.listeners(buyers[talk])
+        sellers, got = sellers[talk], got[talk]
+        listener, idx = listener[m.buyers.active[listener]], idx[m.buyers.active[listener]]
+        # Each listener takes in one story per step (the first one it hears).
+        listener, first = np.unique(listener, return_index=True)
+        idx = idx[first]
+        b = m.buyers
+        weight = self.p.weight * b.trust[listener] * m.segment_reading[b.segment[listener]]
+        hear(m, listener, sellers[idx], got[idx], weight)
 
 
 class SocialNetwork:
-    def __init__(self, params, n_buyers: int, seed: int):
-        w = params.word_of_mouth
-        self.p = w
-        n = n_buyers
-        self.size = n
+    """Who talks to whom: the initial buyers' rows as nodes of a networkx graph (CSR)."""
+
+    def __init__(self, w, n_buyers: int, seed: int):
+        n = self.size = n_buyers
         if n < 3:  # too few buyers for a network: nobody to talk to
             self.indptr, self.indices = np.zeros(n + 1, dtype=np.int64), np.zeros(0, np.int64)
             return
+        import networkx as nx
+
         k = min(max(w.degree, 1), n - 1)
         if w.network == "random":
             graph = nx.fast_gnp_random_graph(n, k / max(n - 1, 1), seed=seed)
@@ -40,20 +69,3 @@ class SocialNetwork:
         teller_idx = np.repeat(np.arange(len(tellers)), counts)
         offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         return self.indices[start[teller_idx] + offsets], teller_idx
-
-    def tell(self, model, buyers: np.ndarray, sellers: np.ndarray, delivered: np.ndarray
-             ) -> None:
-        talk = model.rng.random(len(buyers)) < self.p.probability
-        inside = buyers < self.size
-        tellers, sel, got = buyers[talk & inside], sellers[talk & inside], delivered[talk & inside]
-        if len(tellers) == 0:
-            return
-        listener, idx = self.listeners(tellers)
-        active = model.buyers.active[listener]
-        listener, idx = listener[active], idx[active]
-        # Each listener takes in one story per step (the first one it hears).
-        listener, first = np.unique(listener, return_index=True)
-        idx = idx[first]
-        b = model.buyers
-        weight = self.p.weight * b.trust[listener] * model.segment_reading[b.segment[listener]]
-        model.hear(listener, sel[idx], got[idx], weight)

@@ -1,7 +1,7 @@
 """The market core written the plain Mesa way: one Python object and method call per agent.
 
 `ReferenceMarket` follows the same rules and parameters as the engine's core
-(simulator/model.py, MODEL.md section 2) but keeps every agent's state in its
+(simulator/model.py and simulator/phases/, docs/model.md "One step") but keeps every agent's state in its
 own attributes and loops over agents in Python, as a Mesa user would write it
 by hand. It exists for two reasons:
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mechanisms.seller_choices import WARRANTY
+from ..market import MarketState
 
 
 def clearing_price(reservations: np.ndarray, costs: np.ndarray, units: int,
@@ -64,10 +64,31 @@ def move_toward(current: float, target: float, eta: float) -> float:
 CLEARING_SAMPLE = 2000
 
 
-def market_prices(model, live: np.ndarray) -> None:
+def set_prices(m: MarketState) -> None:
+    """Posted prices under the scenario's policy; a seller offers while its price covers
+    this step's unit cost."""
+    p, s = m.params, m.sellers
+    live = m.live_sellers()
+    if p.pricing == "markup":  # on the cost of the quality it claims to deliver
+        s.price[live] = s.cost[live] * (1 + p.price.markup)
+    elif p.pricing == "adaptive" and m.now > 1:
+        sales = s.sales[live]
+        if p.capacity > 0:
+            strong = sales >= p.capacity
+        else:
+            strong = sales > max(sales.mean(), 0.0) if len(sales) else sales > 0
+        s.price[live] = adaptive_prices(s.price[live], s.unit_cost[live], sales, strong,
+                                        p.price.adaptive_step)
+    elif p.pricing == "market":
+        market_prices(m, live)
+    s.offering[:] = False
+    s.offering[live] = s.price[live] >= s.unit_cost[live] - 1e-12
+
+
+def market_prices(model: MarketState, live: np.ndarray) -> None:
     """Price-takers: each pool's going price moves toward its clearing price."""
     p, s, b = model.params, model.sellers, model.buyers
-    buyers = np.flatnonzero(b.active[: b.size])
+    buyers = model.active_buyers()
     if len(buyers) > CLEARING_SAMPLE:
         sample = np.sort(model.rng.choice(buyers, CLEARING_SAMPLE, replace=False))
     else:
@@ -81,7 +102,7 @@ def market_prices(model, live: np.ndarray) -> None:
     for pool in np.unique(s.pool[pooled]) if len(sample) else ():
         members = pooled[s.pool[pooled] == pool]
         sd = np.sqrt(1 / model.beliefs.pool_precision[sample, pool] + model.pool_obs_var)
-        floor = model.warranty_floor(pool & WARRANTY, len(sample))
+        floor = model.quality_floor(np.full(len(sample), pool))
         r = model.by_segment(sample, "reservation", b.theta[sample],
                             model.beliefs.pool_mean[sample, pool], sd, floor)
         # Sellers meet buyers at random, not in an auction, so a going price above what
@@ -95,7 +116,7 @@ def market_prices(model, live: np.ndarray) -> None:
         target = _graded_taste(model, b.theta[sample], graded, units, weight)
         model.grade_taste = move_toward(model.grade_taste, target, eta)
         g, sd = s.pub_mean[graded], np.sqrt(s.pub_var[graded] + model.noise_var)
-        s.price[graded] = model.valuation.reservation(
+        s.price[graded] = model.valuations[0].reservation(
             np.full(len(graded), model.grade_taste), g, sd)
 
 
@@ -108,7 +129,7 @@ def _graded_taste(model, tastes, graded, units, weight) -> float:
     demand = weight * np.searchsorted(np.sort(-tastes), -levels, side="right")
 
     def supply(taste: float) -> float:
-        asks = model.valuation.reservation(np.full(len(graded), taste), g, sd)
+        asks = model.valuations[0].reservation(np.full(len(graded), taste), g, sd)
         return units * np.count_nonzero(asks >= s.unit_cost[graded])
 
     lo, hi = 0, len(levels) - 1  # smallest index with demand >= supply

@@ -1,0 +1,63 @@
+"""Quality claims (cheap talk): sellers state a quality, buyers learn how far to believe it.
+
+A buyer moves its belief toward a claim by its credibility, which rises when
+claims prove true to it and falls (faster) when they do not. Inflation is
+learned from profit or fixed by the scenario; an audit may catch and fine a
+false claim.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import SellerChoice
+
+STRATEGY_SIGN = {"honest": 0.0, "over_promise": 1.0, "under_promise": -1.0}
+
+
+class Claims(SellerChoice):
+    name = "claims"
+    n_actions = 3  # inflate by 0, half or all of `inflation`
+    seller_columns = {"claim": (float, 0.0), "inflation": (float, 0.0)}
+    buyer_columns = {"credibility": (float, 0.0)}  # weight a buyer gives claims
+    metrics = ("claim_inflation",)
+
+    def buyers_added(self, m, rows):
+        m.buyers.credibility[rows] = self.p.credibility
+
+    def decide(self, m, live, age):
+        s = m.sellers
+        if self.p.strategy == "learned":
+            s.inflation[live] = self.choose(m, live, age) * self.p.inflation / 2
+        else:
+            s.inflation[live] = STRATEGY_SIGN[self.p.strategy] * self.p.inflation
+        s.claim[live] = s.quality[live] + s.inflation[live]
+
+    def learn_from_profit(self, m, live, profit):
+        if self.p.strategy == "learned":
+            self.learner.update(live, profit)
+
+    def adjust_beliefs(self, m, buyers, cands, mean, var, open_):
+        w = np.where(open_, m.buyers.credibility[buyers][:, None], 0.0)
+        return (1 - w) * mean + w * m.sellers.claim[cands], (1 - w) * var
+
+    def deceptive(self, m, sellers, made):
+        return m.sellers.claim[sellers] > made + self.p.tolerance
+
+    def after_trade(self, m, trades):
+        """Buyers learn how far to believe claims; a caught false claim is fined."""
+        s, b = m.sellers, m.buyers
+        who, seller, quality = trades.buyer, trades.seller, trades.quality
+        false = quality < s.claim[seller] - self.p.tolerance
+        cred, seg = b.credibility[who], b.segment[who]
+        gain, loss = m.segment_trust["gain"][seg], m.segment_trust["loss"][seg]
+        cred = np.where(false, cred * (1 - loss), cred + gain * (1 - cred))
+        b.credibility[who] = np.where(m.learnable(seller), cred, b.credibility[who])
+        if self.p.audit > 0 and self.p.penalty > 0:
+            caught = false & (m.rng.random(len(who)) < self.p.audit)
+            np.add.at(s.extra_cost, seller[caught], self.p.penalty)
+
+    def collect(self, m, trades, offering, metrics):
+        live = m.live_sellers()
+        if len(live):
+            metrics["claim_inflation"] = float(m.sellers.inflation[live].mean())

@@ -1,0 +1,35 @@
+"""Warranty: a unit delivered below `threshold` is repaired up to it at the seller's cost.
+
+Repairs cost better sellers less in expectation, so a warranty can signal
+quality. Buyers see a badge and value a covered purchase with its quality
+floor; offering one is learned from profit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import SellerChoice
+
+WARRANTY = 2
+
+
+class Warranty(SellerChoice):
+    name = "warranty"
+    seller_columns = {"warranty": (bool, False)}
+    badge = WARRANTY
+
+    def decide(self, m, live, age):
+        m.sellers.warranty[live] = self.choose(m, live, age) == 1
+
+    def shows_badge(self, m, live):
+        return m.sellers.warranty[live]
+
+    def quality_floor(self, m, pools):
+        return np.where(np.asarray(pools) & WARRANTY, self.p.threshold, -np.inf)
+
+    def deliver(self, m, sellers, quality):
+        covered = m.sellers.warranty[sellers]
+        repair = np.where(covered, np.maximum(self.p.threshold - quality, 0.0), 0.0)
+        np.add.at(m.sellers.extra_cost, sellers, m.params.cost.c1 * repair)
+        return quality + repair

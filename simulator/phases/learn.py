@@ -1,0 +1,70 @@
+"""Learning from this step's trades: pooled and individual beliefs, trust, and whatever the
+mechanisms make of a trade (claims judged, ratings posted, stories told)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..beliefs import EMPTY
+from ..market import MarketState
+from .settle import Trades
+
+
+def learn(m: MarketState, t: Trades) -> None:
+    s, b, bel = m.sellers, m.buyers, m.beliefs
+    who, seller, quality, expected = t.buyer, t.seller, t.quality, t.expected
+    # Bought blind: evidence about what unknown sellers of that badge pool are worth.
+    pooled = t.blind
+    pool = s.pool[seller]
+    bel.update_pool(who[pooled], pool[pooled], quality[pooled], m.pool_obs_var)
+    feedback = m.params.beliefs.market_feedback
+    if pooled.any() and feedback > 0:
+        # Everyone hears how blind purchases from each pool turned out on average.
+        listeners = m.active_buyers()
+        for k in np.unique(pool[pooled]):
+            heard = quality[pooled & (pool == k)].mean()
+            bel.update_pool(listeners, k, np.full(len(listeners), heard),
+                            m.pool_obs_var / feedback)
+    hidden = m.learnable(seller)  # nothing to learn about exact public quality
+    if m.remembers and hidden.any():
+        w, j = who[hidden], seller[hidden]
+        prior_var = np.maximum(t.belief_var[hidden] - m.noise_var, 1e-9)
+        opened = bel.remember(w, j, expected[hidden], 1 / prior_var, m.now, t.slot[hidden])
+        bel.update_slots(w, opened, quality[hidden], m.seller_obs_var)
+
+    # Trust rises after a good experience and falls (faster) after a bad one.
+    seg, tp = b.segment[who], m.segment_trust
+    trust = b.trust[who]
+    good = t.delivered >= expected - tp["tolerance"][seg]
+    b.trust[who] = np.where(good, trust + tp["gain"][seg] * (1 - trust),
+                            trust * (1 - tp["loss"][seg]))
+    b.last_gap[who] = expected - t.delivered
+    b.losses[who] += ~good
+    for mech in m.mechanisms:
+        mech.after_trade(m, t)
+
+
+def hear(m: MarketState, buyers: np.ndarray, sellers: np.ndarray, observed: np.ndarray,
+         weight: np.ndarray) -> None:
+    """Evidence about sellers that did not come from a purchase (a story, a sample):
+    worth `weight` own observations about that seller (or, with anonymous sellers,
+    about the pool it belongs to)."""
+    from .shop import predictive_beliefs
+
+    s, bel = m.sellers, m.beliefs
+    keep = m.learnable(sellers) & (weight > 0)
+    buyers, sellers, observed, weight = buyers[keep], sellers[keep], observed[keep], weight[keep]
+    if len(buyers) == 0:
+        return
+    if not m.remembers:
+        bel.update_pool(buyers, s.pool[sellers], observed, m.pool_obs_var / weight)
+        return
+    known = bel.find(buyers, sellers)
+    prior_mean, prior_precision = np.zeros(len(buyers)), np.ones(len(buyers))
+    new = known == EMPTY
+    if new.any():  # a first impression starts from what the buyer would have expected
+        mean, var, _ = predictive_beliefs(m, buyers[new], sellers[new][:, None])
+        prior_mean[new] = mean[:, 0]
+        prior_precision[new] = 1 / np.maximum(var[:, 0] - m.noise_var, 1e-9)
+    slot = bel.remember(buyers, sellers, prior_mean, prior_precision, m.now, known)
+    bel.update_slots(buyers, slot, observed, m.seller_obs_var / weight)

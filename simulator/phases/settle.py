@@ -1,0 +1,88 @@
+"""Settlement: the buyer pays the price it was asked and gets the quality the seller makes,
+with noise (and whatever a mechanism adds, such as a repair). Money moves from buyers to
+sellers and is booked on both sides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from ..beliefs import EMPTY
+from ..market import MarketState
+from .shop import Offers
+
+
+@dataclass
+class Trades:
+    """This step's trades, one entry per purchase."""
+
+    buyer: np.ndarray
+    segment: np.ndarray         # the buyer's segment (its row may be reused after churn)
+    seller: np.ndarray
+    price: np.ndarray           # paid
+    theta: np.ndarray           # the buyer's taste
+    expected: np.ndarray        # the buyer's expected quality
+    belief_var: np.ndarray      # variance of that expectation (with delivery noise)
+    slot: np.ndarray            # memory slot of the buyer's own belief, -1: none
+    switching_cost: np.ndarray
+    made: np.ndarray            # quality the seller made
+    quality: np.ndarray         # made plus delivery noise: what the buyer experiences
+    delivered: np.ndarray       # what the buyer ends up with (after any repair)
+    blind: np.ndarray           # bought from a seller it knew nothing about
+    deceptive: np.ndarray       # delivered less than was claimed or implied
+    flags: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def none(cls, m: MarketState) -> Trades:
+        empty = {f.name: np.zeros(0) for f in fields(cls) if f.name != "flags"}
+        for name in ("buyer", "segment", "seller", "slot"):
+            empty[name] = np.zeros(0, dtype=np.int64)
+        for name in ("blind", "deceptive"):
+            empty[name] = np.zeros(0, dtype=bool)
+        return cls(**empty)
+
+    def __len__(self) -> int:
+        return len(self.buyer)
+
+
+def settle(m: MarketState, offers: Offers | None) -> Trades:
+    s, b = m.sellers, m.buyers
+    b.bought_from[: b.size] = -1
+    b.spent[: b.size] = 0.0
+    s.sales[: s.size] = 0
+    s.revenue[: s.size] = 0.0
+    if offers is None:
+        return Trades.none(m)
+    bought = offers.pick >= 0
+    who = offers.buyers[bought]
+    col = offers.pick[bought]
+    seller = offers.cands[bought, col]
+    paid = offers.price[bought, col]
+    made = m.made(seller)
+    quality = made + m.params.quality_noise * m.rng.standard_normal(len(seller))
+    delivered = quality
+    for mech in m.mechanisms:
+        delivered = mech.deliver(m, seller, delivered)
+    deceptive = np.zeros(len(seller), dtype=bool)
+    for mech in m.mechanisms:
+        flagged = mech.deceptive(m, seller, made)
+        if flagged is not None:
+            deceptive |= flagged
+    slot = offers.slot[bought, col]
+    trades = Trades(
+        buyer=who, segment=b.segment[who].copy(), seller=seller, price=paid, theta=b.theta[who],
+        expected=offers.mean[bought, col], belief_var=offers.var[bought, col], slot=slot,
+        switching_cost=offers.extra[bought, col], made=made, quality=quality,
+        delivered=delivered,
+        # A purchase from a seller the buyer already knew says nothing about unknown sellers.
+        blind=np.isinf(s.pub_var[seller]) & (slot == EMPTY),
+        deceptive=deceptive,
+        flags={name: flag[bought, col] for name, flag in offers.flags.items()})
+    b.bought_from[who] = seller
+    b.spent[who] = paid
+    b.paid_total[who] += paid
+    s.sales[: s.size] = np.bincount(seller, minlength=s.size)
+    s.revenue[: s.size] = np.bincount(seller, weights=paid, minlength=s.size)
+    s.received[: s.size] += s.revenue[: s.size]
+    return trades

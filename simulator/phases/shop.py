@@ -1,0 +1,159 @@
+"""Shopping: each active buyer considers its current seller and K sampled ones, values
+each purchase as a CPT lottery under its belief about quality, and buys the best one if
+it beats the outside option; sellers with limited capacity serve proposers in random order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import kernels
+from ..market import MarketState
+
+
+@dataclass
+class Offers:
+    """What each buyer considered this step: one row per buyer, one column per candidate
+    (column 0: its current seller, -1 where it has none), and the column it bought."""
+
+    buyers: np.ndarray
+    cands: np.ndarray            # seller rows, -1: no candidate
+    has_current: np.ndarray      # the buyer's current seller is offering
+    mean: np.ndarray             # belief about delivered quality
+    var: np.ndarray
+    slot: np.ndarray             # memory slot of the buyer's own belief, -1: none
+    price: np.ndarray            # price asked of this buyer
+    extra: np.ndarray            # switching cost of buying there
+    flags: dict[str, np.ndarray] = field(default_factory=dict)  # per-cell mechanism marks
+    pick: np.ndarray | None = None  # column bought, -1: none
+
+    @property
+    def safe(self) -> np.ndarray:
+        """Candidates with -1 replaced by a real row (masked by `valid` wherever it matters)."""
+        return np.maximum(self.cands, 0)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return self.cands >= 0
+
+
+def candidates(m: MarketState, buyers: np.ndarray, offering: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(candidates, has_current): the current seller (where buyers remember sellers and it
+    still offers), K sellers sampled at random, then any mechanism's extra columns."""
+    s, b = m.sellers, m.buyers
+    n, k = len(buyers), m.params.choice.candidates
+    sampled = offering[m.rng.integers(len(offering), size=(n, k))]
+    current = b.last_seller[buyers] if m.remembers else np.full(n, -1)
+    has_current = current >= 0
+    has_current[has_current] = s.offering[current[has_current]]
+    current = np.where(has_current, current, -1)
+    cands = np.concatenate([current[:, None], sampled], axis=1)
+    for mech in m.mechanisms:
+        cands = mech.candidates(m, buyers, cands)
+    return cands, has_current
+
+
+def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
+                       compiled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each buyer's normal belief (mean, variance) about the quality it would get from each
+    candidate, and the slot of its own belief about that seller (-1: none).
+
+    The base belief is public information, else the pooled belief of the seller's badge
+    pool, replaced by the buyer's own belief where it remembers the seller
+    (`kernels.candidate_beliefs`; its numpy reference is `reference.beliefs`).
+    Mechanisms then shift what the buyer does not know first-hand (claims, reviews),
+    and delivery noise is added last.
+    """
+    s, bel = m.sellers, m.beliefs
+    if compiled:
+        base = kernels.candidate_beliefs
+    else:
+        from ..reference.beliefs import candidate_beliefs as base
+    mean, var, slot, open_ = base(
+        np.ascontiguousarray(buyers, dtype=np.int64), np.ascontiguousarray(cands),
+        s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, m.quality_var,
+        m.action_var, m.all_learnable, m.remembers, bel.slot_seller, bel.slot_mean,
+        bel.slot_precision)
+    for mech in m.mechanisms:
+        mean, var = mech.adjust_beliefs(m, buyers, cands, mean, var, open_)
+    return mean, var + m.noise_var, slot
+
+
+def shop(m: MarketState) -> Offers | None:
+    """Every active buyer's candidates, their values, and the column each one buys
+    (None when no buyer or no seller is in the market this step)."""
+    p, s, b = m.params, m.sellers, m.buyers
+    buyers, offering = m.active_buyers(), m.offering_sellers()
+    if len(buyers) == 0 or len(offering) == 0:
+        return None
+    cands, has_current = candidates(m, buyers, offering)
+    safe = np.maximum(cands, 0)
+    for mech in m.mechanisms:
+        mech.before_valuation(m, buyers, safe)
+    mean, var, slot = predictive_beliefs(m, buyers, safe)
+    extra = np.zeros(cands.shape)
+    if p.choice.switching_cost > 0:
+        extra[:, 1:] = np.where(has_current[:, None], p.choice.switching_cost, 0.0)
+    offers = Offers(buyers, cands, has_current, mean, var, slot, s.price[safe], extra)
+    for mech in m.mechanisms:
+        mech.adjust_prices(m, offers)
+
+    n = len(buyers)
+    floor = m.quality_floor(s.pool[safe])
+    theta = np.broadcast_to(b.theta[buyers][:, None], mean.shape)
+    value = m.by_segment(buyers, "value", theta, mean, np.sqrt(var), offers.price + extra,
+                         floor)
+    outside = np.zeros(n)
+    if p.choice.logit_noise > 0:
+        value = value + p.choice.logit_noise * m.rng.gumbel(size=value.shape)
+        outside = p.choice.logit_noise * m.rng.gumbel(size=n)
+    value[~offers.valid] = -np.inf
+    acceptable = value >= outside[:, None] - 1e-12
+    for mech in m.mechanisms:
+        mech.restrict(m, offers, value, acceptable)
+    offers.pick = allocate(m, cands, value, acceptable, p.capacity)
+    return offers
+
+
+def allocate(m: MarketState, cands: np.ndarray, value: np.ndarray, acceptable: np.ndarray,
+             capacity: int) -> np.ndarray:
+    """Column of the candidate each buyer gets, -1 for none; capacity is respected.
+
+    Buyers propose to their best acceptable candidate; a seller short of
+    capacity serves proposers in random order and the rest try their next
+    choice, for as many rounds as there are candidates.
+    """
+    n, width = cands.shape
+    if capacity <= 0:  # everyone gets its first choice
+        best = value.argmax(axis=1)
+        return np.where(acceptable[np.arange(n), best], best, -1)
+    order = np.argsort(-value, axis=1, kind="stable")
+    remaining = np.full(m.sellers.size, capacity, dtype=np.int64)
+    priority = m.rng.permutation(n)
+    pick = np.full(n, -1)
+    pointer = np.zeros(n, dtype=np.int64)
+    open_ = np.ones(n, dtype=bool)
+    for _ in range(width):
+        idx = np.flatnonzero(open_)
+        if len(idx) == 0:
+            break
+        col = order[idx, pointer[idx]]
+        ok = acceptable[idx, col]
+        open_[idx[~ok]] = False
+        idx, col = idx[ok], col[ok]
+        seller = cands[idx, col]
+        srt = np.lexsort((priority[idx], seller))
+        idx, col, seller = idx[srt], col[srt], seller[srt]
+        first = np.searchsorted(seller, seller, side="left")
+        rank = np.arange(len(seller)) - first
+        win = rank < remaining[seller]
+        pick[idx[win]] = col[win]
+        open_[idx[win]] = False
+        remaining -= np.bincount(seller[win], minlength=len(remaining))
+        lose = idx[~win]
+        pointer[lose] += 1
+        open_[lose[pointer[lose] >= width]] = False
+    return pick

@@ -1,0 +1,30 @@
+"""`kernels.candidate_beliefs` in numpy, step by step (the readable reference)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+EMPTY = -1
+
+
+def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
+                      quality_var, action_var, all_learnable, remembers, slot_seller, slot_mean,
+                      slot_precision):
+    rows = np.broadcast_to(buyers[:, None], cands.shape)
+    pv = pub_var[cands]
+    hidden = np.ones(cands.shape, dtype=bool) if all_learnable else pv > 0
+    public = np.isfinite(pv)
+    b = pool[cands]
+    mean = np.where(public, pub_mean[cands], pool_mean[rows, b])
+    var = np.where(public, pv + action_var, 1 / pool_precision[rows, b] + quality_var)
+    slot = np.full(cands.shape, EMPTY, dtype=np.int64)
+    if remembers:
+        for s in range(slot_seller.shape[1] - 1, -1, -1):  # the lowest matching slot wins
+            match = hidden & (slot_seller[rows, s] == cands)
+            slot = np.where(match, s, slot)
+        known = slot != EMPTY
+        safe = np.maximum(slot, 0)
+        mean = np.where(known, slot_mean[rows, safe], mean)
+        with np.errstate(divide="ignore"):  # empty slots hold precision 0; not selected
+            var = np.where(known, 1 / slot_precision[rows, safe], var)
+    return mean, var, slot, hidden & (slot == EMPTY)
