@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 N_POOLS = 4
 
 
+def reveal(m: MarketState, live: np.ndarray, exact: np.ndarray, mean: np.ndarray,
+           var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Public belief where `exact` sellers' true quality is made public (variance 0)."""
+    return np.where(exact, m.sellers.quality[live], mean), np.where(exact, 0.0, var)
+
+
 class Mechanism:
     """Base class: every hook does nothing, so a mechanism overrides only what it changes."""
 
