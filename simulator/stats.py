@@ -15,9 +15,20 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats as sps
+from scipy.special import stdtr, stdtrit
 
 LEVEL = 0.95
+
+
+def t_quantile(q, df):
+    """Student-t quantile: what `scipy.stats.t.ppf` computes (the same ufunc, the same
+    bits), without importing scipy.stats (about 1.5 s of every run's start)."""
+    return stdtrit(df, q)
+
+
+def t_sf(x, df):
+    """Student-t survival function, as `scipy.stats.t.sf` for finite x."""
+    return stdtr(df, -x)
 
 
 class Interval(NamedTuple):
@@ -89,14 +100,14 @@ def paired_difference(treated, baseline, level: float = LEVEL) -> PairedDifferen
         p, effect = (1.0, 0.0) if diff == 0.0 else (0.0, math.copysign(math.inf, diff))
     else:
         t = diff / (sd / math.sqrt(n))
-        p = float(2.0 * sps.t.sf(abs(t), n - 1))
+        p = float(2.0 * t_sf(abs(t), n - 1))
         effect = diff / sd
     return PairedDifference(diff, diff - half, diff + half, p, effect, n)
 
 
 def _half_width(x: np.ndarray, level: float) -> float:
     sem = float(x.std(ddof=1)) / math.sqrt(x.size)
-    return float(sps.t.ppf(0.5 + level / 2.0, x.size - 1)) * sem
+    return float(t_quantile(0.5 + level / 2.0, x.size - 1)) * sem
 
 
 def band(values: np.ndarray, level: float = LEVEL,
@@ -114,7 +125,7 @@ def band(values: np.ndarray, level: float = LEVEL,
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
         dev = np.where(np.isnan(x), 0.0, x - mean) ** 2
         sd = np.sqrt(np.sum(dev, axis=0) / np.maximum(n - 1, 1))
-        quantile = sps.t.ppf(0.5 + level / 2.0, np.maximum(n - 1, 1))
+        quantile = t_quantile(0.5 + level / 2.0, np.maximum(n - 1, 1))
         half = np.where(n >= 2, quantile * sd / np.sqrt(np.maximum(n, 1)), np.nan)
     low, high = bounds
     return mean, np.clip(mean - half, low, high), np.clip(mean + half, low, high)

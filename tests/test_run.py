@@ -16,7 +16,7 @@ from simulator.cli import main
 from simulator.metrics import HEADLINE, METRICS
 from simulator.runner import replication_seeds, window_means, window_steps
 from simulator.scenario import Scenario
-from simulator.stats import band, mean_ci, paired_difference
+from simulator.stats import band, mean_ci, paired_difference, t_quantile, t_sf
 
 OUTPUTS = {"timeseries.csv", "summary.csv", "comparison.csv", "theory.csv", "report.md",
            "headline.png", "metrics.png"}
@@ -87,6 +87,17 @@ def test_paired_difference_drops_incomplete_pairs_and_handles_constant_differenc
     assert (same.ci_low, same.ci_high) == (same.diff, same.diff)
     none = paired_difference([1.0, 2.0], [1.0, 2.0])
     assert (none.diff, none.p_value, none.effect_size) == (0.0, 1.0, 0.0)
+
+
+def test_t_quantile_and_sf_give_scipy_stats_bits():
+    # stats.py calls scipy.special's ufuncs (scipy.stats takes ~1.5 s to import): same bits.
+    df = np.arange(1, 200)
+    for q in (0.5, 0.9, 0.95, 0.975, 0.995):
+        assert np.array_equal(t_quantile(q, df), sps.t.ppf(q, df))
+        assert all(float(t_quantile(q, int(k))) == float(sps.t.ppf(q, int(k))) for k in df)
+    x = np.linspace(0.0, 40.0, 401)
+    for k in (1, 2, 7, 29, 150):
+        assert np.array_equal(t_sf(x, k), sps.t.sf(x, k))
 
 
 def test_band_matches_mean_ci_column_by_column():

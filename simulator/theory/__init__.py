@@ -77,10 +77,12 @@ def predictions(frame: pd.DataFrame) -> dict[str, tuple[str, dict[str, float]]]:
     return out
 
 
-def overlay(ax, frame: pd.DataFrame, arm: str, metric: str, color, label: bool = True) -> bool:
+def overlay(ax, frame: pd.DataFrame, arm: str, metric: str, color, label: bool = True,
+            predicted: dict | None = None) -> bool:
     """Draw the arm's predicted level of `metric` as a dashed line labelled on the right;
-    False when theory has no value for it."""
-    found = predictions(frame).get(arm)
+    False when theory has no value for it. `predicted`: `predictions(frame)` when the caller
+    already has it (a figure overlays every panel: solving the look-ups once is cheaper)."""
+    found = (predictions(frame) if predicted is None else predicted).get(arm)
     if found is None or metric not in found[1] or not math.isfinite(found[1][metric]):
         return False
     name, values = found

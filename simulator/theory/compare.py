@@ -26,7 +26,10 @@ def frame(results):
 
 def overlay_metric(ax, results, metric: str, arm: str, color) -> bool:
     """The arm's predicted level of `metric` as a dashed, labelled line."""
-    return overlay(ax, frame(results), arm, metric, color)
+    predicted = getattr(results, "_theory_predictions", None)
+    if predicted is None:   # once per Results, not once per panel and arm
+        predicted = results._theory_predictions = predictions(frame(results))
+    return overlay(ax, frame(results), arm, metric, color, predicted=predicted)
 
 
 def section(results, fmt, cell) -> list[str]:
