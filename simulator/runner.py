@@ -24,7 +24,7 @@ from .errors import UserError
 from .params import MarketParams
 from .results import PANEL_COLUMNS, RunFrames, keyed
 from .results import Results as Results
-from .sweep.executors import check_options, make_executor
+from .sweep.executors import check_options, make_executor, with_threads
 from .sweep.plan import PlannedRun, plan_scenario, replication_seeds, run_key
 from .sweep.work import RunTask, execute
 from .windows import early_means, window_means, window_steps
@@ -35,11 +35,13 @@ __all__ = ["PANEL_COLUMNS", "Results", "RunFrames", "collect", "early_means",
 
 def run_scenario(scenario: Any, replications: int | None = None, steps: int | None = None,
                  workers: int = 1, progress: bool = True, panel: bool = False,
-                 executor: str = "local", scheduler: str | None = None) -> Results:
+                 executor: str = "local", scheduler: str | None = None,
+                 threads: int | None = None) -> Results:
     """Run every arm of a `scenario.Scenario` `replications` times for `steps` steps.
 
     With `panel`, every run also records its buyer-period panel (`Results.panel`).
-    `executor` and `scheduler` are those of `infogap sweep` (local pool or Dask).
+    `executor` and `scheduler` are those of `infogap sweep` (local pool or Dask);
+    `threads`: numba threads inside each run (same results for any number).
     """
     replications = scenario.replications if replications is None else int(replications)
     steps = scenario.steps if steps is None else int(steps)
@@ -49,7 +51,7 @@ def run_scenario(scenario: Any, replications: int | None = None, steps: int | No
         raise UserError(f"steps: expected a whole number >= 1, found {steps}")
     if workers is None or workers < 1:
         raise UserError(f"--workers: expected a whole number >= 1, found {workers}")
-    check_options(executor, workers, scheduler)
+    check_options(executor, workers, scheduler, threads)
     runs = plan_scenario(scenario, replications, steps, panel=panel)
     distinct = {}   # identical runs (e.g. two identical arms) are done once
     for run in sorted(runs, key=lambda r: (r.replication, r.run_id)):
@@ -59,7 +61,8 @@ def run_scenario(scenario: Any, replications: int | None = None, steps: int | No
                disable=not progress or not sys.stderr.isatty())
     try:
         with make_executor(executor, workers, scheduler, runs=len(distinct)) as pool:
-            for task, result, error in pool.imap_unordered(execute, distinct.values()):
+            for task, result, error in pool.imap_unordered(with_threads(execute, threads),
+                                                           distinct.values()):
                 frames[task.key] = _frames_of(task, result, error)
                 bar.update()
     finally:

@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     run.add_argument("--workers", metavar="N", type=_whole, default=1,
                      help="processes to run replications on (results are identical for any N "
                      "and executor)")
+    run.add_argument("--threads", metavar="N", type=_whole,
+                     help="numba threads inside each run (default 1; results are identical "
+                     "for any N; at most the number of cores is used)")
     run.add_argument("--executor", choices=("local", "dask"), default="local",
                      help="local processes (default) or dask.distributed, as for `sweep`")
     run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. "
@@ -79,14 +82,14 @@ def run_command(args) -> int:
     scenario = Scenario.load(args.scenario, overrides_from(args))
     if args.workers < 1:
         raise UserError(f"--workers: expected a whole number >= 1, found {args.workers}")
-    check_options(args.executor, args.workers, args.scheduler)
+    check_options(args.executor, args.workers, args.scheduler, args.threads)
     out = Path(args.out) if args.out else Path("results") / scenario.name
     # Checked and staged before running: an unwritable --out is refused at once.
     folder = AtomicFolder(out, protect=[scenario.path] if scenario.path else [])
     try:
         results = run_scenario(scenario, workers=args.workers, progress=not args.quiet,
                                panel=args.panel, executor=args.executor,
-                               scheduler=args.scheduler)
+                               scheduler=args.scheduler, threads=args.threads)
         write_files(results, folder.staging)
         folder.commit()
     finally:

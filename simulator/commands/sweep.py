@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", type=Path, help="sweep folder (default: sweeps/NAME)")
     sweep.add_argument("--workers", type=int, help="worker processes (default: all cores, or "
                        "the cluster's workers)")
+    sweep.add_argument("--threads", type=int, metavar="N",
+                       help="numba threads inside each run (default 1; results are identical "
+                       "for any N; at most the number of cores is used)")
     sweep.add_argument("--executor", choices=("local", "dask"), default="local",
                        help="local process pool (default) or dask.distributed")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. "
@@ -54,7 +57,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     try:
         outcome = run_sweep(experiment, out, workers=args.workers, executor=args.executor,
                             scheduler=args.scheduler, resume=args.resume,
-                            progress=not args.no_progress, csv=args.csv, panel=args.panel)
+                            progress=not args.no_progress, csv=args.csv, panel=args.panel,
+                            threads=args.threads)
     except KeyboardInterrupt as exc:
         print(f"infogap: interrupted; finished runs are kept in {out}; run again with --resume "
               f"to finish", file=sys.stderr)

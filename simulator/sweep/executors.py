@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from functools import partial
 from itertools import count, islice
 from typing import Any
 
@@ -64,14 +65,37 @@ class Executor(ABC):
         self.close(abort=kind is not None)
 
 
-def check_options(kind: str, workers: int | None = None, scheduler: str | None = None) -> None:
+def check_options(kind: str, workers: int | None = None, scheduler: str | None = None,
+                  threads: int | None = None) -> None:
     """Refuse bad executor options before anything is written."""
     if kind not in EXECUTORS:
         raise UserError(f"--executor: expected one of {', '.join(EXECUTORS)}, found {kind!r}")
     if workers is not None and workers < 1:
         raise UserError(f"--workers: expected a whole number >= 1, found {workers}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise UserError(f"--threads: expected a whole number >= 1, found {threads}")
     if scheduler is not None and kind != "dask":
         raise UserError("--scheduler: only used with --executor dask")
+
+
+def with_threads(fn: Callable[[Any], Any], threads: int | None) -> Callable[[Any], Any]:
+    """`fn` run with `threads` numba threads inside each run (`kernels.set_threads`), in
+    whichever process runs it: this one, a local worker or a Dask worker. The setting
+    travels with every call (a worker started later, or a Dask worker that joins, gets it
+    too). None leaves the process's setting alone (one thread unless set)."""
+    return fn if threads is None else partial(_call_with_threads, fn, int(threads))
+
+
+def _call_with_threads(fn: Callable[[Any], Any], threads: int, item: Any) -> Any:
+    from ..kernels import get_threads, set_threads
+
+    previous = get_threads()
+    set_threads(threads)
+    try:
+        return fn(item)
+    finally:
+        set_threads(previous)
 
 
 def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None,

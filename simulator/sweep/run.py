@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from .design import build_design
-from .executors import Executor, check_options, make_executor
+from .executors import Executor, check_options, make_executor, with_threads
 from .experiment import Experiment
 from .plan import plan_runs
 from .store import INDEX, LOCK, SweepStore, export_csv, load_sweep
@@ -41,15 +41,16 @@ class SweepOutcome:
 def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = None,
               executor: str = "local", scheduler: str | None = None, resume: bool = False,
               progress: bool = True, csv: bool = False, runner: str = DEFAULT_RUNNER,
-              panel: bool = False, log=None) -> SweepOutcome:
+              panel: bool = False, threads: int | None = None, log=None) -> SweepOutcome:
     """Run every missing run of `experiment` into folder `out`; see `SweepOutcome`.
 
     The executor is started (and a --scheduler reached) before the folder is touched, and
-    a folder this call created is removed again if planning fails.
+    a folder this call created is removed again if planning fails. `threads`: numba
+    threads inside each run (`kernels.set_threads`; same results for any number).
     """
     log = log or (lambda message: print(message, file=sys.stderr))
     out = Path(out)
-    check_options(executor, workers, scheduler)
+    check_options(executor, workers, scheduler, threads)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file, expected a folder for the sweep")
     created = not out.exists()
@@ -80,7 +81,7 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
             log(f"{experiment.name}: {planned} runs planned ({distinct} distinct), "
                 f"{outcome.reused} already stored, {len(todo)} to do{damaged}")
             if todo:
-                _execute(store, todo, outcome, pool, progress)
+                _execute(store, todo, outcome, pool, progress, with_threads(execute, threads))
         finally:
             store.close()
     load_sweep(out)  # refresh results.parquet
@@ -90,13 +91,13 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
 
 
 def _execute(store: SweepStore, todo: list[str], outcome: SweepOutcome, pool: Executor,
-             progress: bool) -> None:
+             progress: bool, run) -> None:
     start = time.perf_counter()
     bar = tqdm(total=len(todo), unit="run", file=sys.stderr,
                disable=not progress or not sys.stderr.isatty(),
                dynamic_ncols=True, desc="sweep")
     try:
-        for task, result, error in pool.imap_unordered(execute, store.tasks(todo)):
+        for task, result, error in pool.imap_unordered(run, store.tasks(todo)):
             if error is not None:
                 result = {"key": task.key, "ok": False,
                           "error": f"the executor lost this run: {error!r}", "elapsed": None}
