@@ -114,11 +114,13 @@ def decay_slots(precision, seller, keep, floor):
 
 @njit(cache=True)
 def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
-                      quality_var, action_var, all_learnable, remembers, slot_seller, slot_mean,
-                      slot_precision):
+                      pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
+                      slot_mean, slot_precision):
     """Each buyer's normal belief (mean, variance, before delivery noise) about each
     candidate's quality: public information, else the pooled belief of the seller's badge
-    pool; the buyer's own belief where it remembers the seller. Also the memory slot it came
+    pool (uncertainty about the pool's mean plus the spread of quality in it, learnt from
+    observations that carry noise `noise_var`); the buyer's own belief where it remembers
+    the seller. Also the memory slot it came
     from (-1: none) and which cells are open to other evidence (learnable, not remembered).
     Same rule as `reference.beliefs.candidate_beliefs`."""
     n, k = cands.shape
@@ -137,7 +139,9 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
                 m, v = pub_mean[j], pv + action_var
             else:
                 b = pool[j]
-                m, v = pool_mean[row, b], 1.0 / pool_precision[row, b] + quality_var
+                m = pool_mean[row, b]
+                spread = max(pool_sq[row, b] - m * m - noise_var, 0.0)
+                v = 1.0 / pool_precision[row, b] + spread
             open_[i, c] = hidden
             if remembers and hidden:
                 for s in range(memory):

@@ -18,7 +18,7 @@ from .state import BUYER_COLUMNS, SELLER_COLUMNS, Table
 from .valuation import Valuation
 
 #: Per-segment trust parameters, as arrays indexed by a buyer's segment.
-TRUST_KEYS = ("initial", "gain", "loss", "tolerance", "leave_below", "lapse")
+TRUST_KEYS = ("initial", "gain", "loss", "tolerance", "leave_below", "lapse", "idle_loss")
 
 
 class MarketState:
@@ -59,7 +59,7 @@ class MarketState:
         self.beliefs = BeliefStore(
             capacity=p.buyers, memory=p.beliefs.memory, prior_mean=prior_mean,
             prior_precision=p.beliefs.prior_weight / self.pool_obs_var,
-            forgetting=p.beliefs.forgetting, pools=N_POOLS)
+            forgetting=p.beliefs.forgetting, pools=N_POOLS, prior_obs_var=self.pool_obs_var)
 
         # Going price of each pool of sellers buyers cannot tell apart (by visible badge).
         self.pool_price = np.full(N_POOLS, np.nan)
@@ -103,6 +103,14 @@ class MarketState:
             if f is not None:
                 floor = f if floor is None else np.maximum(floor, f)
         return floor
+
+    def charge(self, sellers: np.ndarray, amount, *, transfer: bool = False) -> None:
+        """Book a mechanism cost on sellers (repeated rows add up). A transfer (a fine)
+        leaves the sellers' profit but uses up no resources, so efficiency ignores it."""
+        amount = np.broadcast_to(amount, np.shape(sellers))
+        np.add.at(self.sellers.extra_cost, sellers, amount)
+        if transfer:
+            np.add.at(self.sellers.fines, sellers, amount)
 
     # ------------------------------------------------------------ preferences
     def by_segment(self, buyers: np.ndarray, method: str, *args,

@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 N_POOLS = 4
 
 
+def share(mask: np.ndarray) -> float:
+    """Mean of a boolean or numeric array; NaN when it is empty (nothing to share over)."""
+    return float(mask.mean()) if len(mask) else float("nan")
+
+
 class Mechanism:
     """Base class: every hook does nothing, so a mechanism overrides only what it changes."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SellerChoice
+from .base import SellerChoice, share
 
 CERTIFIED = 1
 
@@ -43,6 +43,4 @@ class Certification(SellerChoice):
         return np.where(exact, s.quality[live], mean), np.where(exact, 0.0, var)
 
     def collect(self, m, trades, offering, metrics):
-        live = m.live_sellers()
-        if len(live):
-            metrics["certified_share"] = float(m.sellers.certified[live].mean())
+        metrics["certified_share"] = share(m.sellers.certified[m.live_sellers()])

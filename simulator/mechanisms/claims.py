@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SellerChoice
+from .base import SellerChoice, share
 
 STRATEGY_SIGN = {"honest": 0.0, "over_promise": 1.0, "under_promise": -1.0}
 
@@ -55,9 +55,7 @@ class Claims(SellerChoice):
         b.credibility[who] = np.where(m.learnable(seller), cred, b.credibility[who])
         if self.p.audit > 0 and self.p.penalty > 0:
             caught = false & (m.rng.random(len(who)) < self.p.audit)
-            np.add.at(s.extra_cost, seller[caught], self.p.penalty)
+            m.charge(seller[caught], self.p.penalty, transfer=True)
 
     def collect(self, m, trades, offering, metrics):
-        live = m.live_sellers()
-        if len(live):
-            metrics["claim_inflation"] = float(m.sellers.inflation[live].mean())
+        metrics["claim_inflation"] = share(m.sellers.inflation[m.live_sellers()])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SellerChoice
+from .base import SellerChoice, share
 
 
 class Disclosure(SellerChoice):
@@ -31,6 +31,4 @@ class Disclosure(SellerChoice):
         return np.where(exact, s.quality[live], mean), np.where(exact, 0.0, var)
 
     def collect(self, m, trades, offering, metrics):
-        live = m.live_sellers()
-        if len(live):
-            metrics["disclosure_rate"] = float(m.sellers.disclosed[live].mean())
+        metrics["disclosure_rate"] = share(m.sellers.disclosed[m.live_sellers()])

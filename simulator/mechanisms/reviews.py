@@ -11,7 +11,7 @@ from collections import deque
 
 import numpy as np
 
-from .base import Mechanism
+from .base import Mechanism, share
 
 
 class Reviews(Mechanism):
@@ -21,7 +21,7 @@ class Reviews(Mechanism):
         "rev_sum": (float, 0.0),
         "rev_count": (np.int64, 0),  # ratings ever published
     }
-    metrics = ("review_coverage",)
+    metrics = ("review_coverage", "review_coverage_top_half")
 
     def __init__(self, market):
         super().__init__(market)
@@ -63,5 +63,10 @@ class Reviews(Mechanism):
         self.pending.append((m.now + self.p.delay, trades.seller[writes], ratings))
 
     def collect(self, m, trades, offering, metrics):
-        if len(offering):
-            metrics["review_coverage"] = float((m.sellers.rev_count[offering] > 0).mean())
+        s = m.sellers
+        metrics["review_coverage"] = share(s.rev_count[offering] > 0)
+        # The better half of the sellers on offer: a cold start shows here (no first sale,
+        # no rating, no customers), where the average can hide it.
+        top = offering[s.quality[offering] >= np.median(s.quality[offering])] if len(
+            offering) else offering
+        metrics["review_coverage_top_half"] = share(s.rev_count[top] > 0)

@@ -31,5 +31,5 @@ class Warranty(SellerChoice):
     def deliver(self, m, sellers, quality):
         covered = m.sellers.warranty[sellers]
         repair = np.where(covered, np.maximum(self.p.threshold - quality, 0.0), 0.0)
-        np.add.at(m.sellers.extra_cost, sellers, m.params.cost.c1 * repair)
+        m.charge(sellers, m.params.cost.c1 * repair)
         return quality + repair

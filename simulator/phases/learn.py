@@ -40,6 +40,10 @@ def learn(m: MarketState, t: Trades) -> None:
                             trust * (1 - tp["loss"][seg]))
     b.last_gap[who] = expected - t.delivered
     b.losses[who] += ~good
+    # A buyer that found nothing worth buying trusts the market a little less (one that
+    # wanted to buy but was turned away by capacity learns nothing about the market).
+    if t.refused is not None and len(t.refused):
+        b.trust[t.refused] *= 1 - tp["idle_loss"][b.segment[t.refused]]
     for mech in m.mechanisms:
         mech.after_trade(m, t)
 

@@ -8,15 +8,17 @@ EMPTY = -1
 
 
 def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
-                      quality_var, action_var, all_learnable, remembers, slot_seller, slot_mean,
-                      slot_precision):
+                      pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
+                      slot_mean, slot_precision):
     rows = np.broadcast_to(buyers[:, None], cands.shape)
     pv = pub_var[cands]
     hidden = np.ones(cands.shape, dtype=bool) if all_learnable else pv > 0
     public = np.isfinite(pv)
     b = pool[cands]
-    mean = np.where(public, pub_mean[cands], pool_mean[rows, b])
-    var = np.where(public, pv + action_var, 1 / pool_precision[rows, b] + quality_var)
+    pooled = pool_mean[rows, b]
+    spread = np.maximum(pool_sq[rows, b] - pooled * pooled - noise_var, 0.0)
+    mean = np.where(public, pub_mean[cands], pooled)
+    var = np.where(public, pv + action_var, 1 / pool_precision[rows, b] + spread)
     slot = np.full(cands.shape, EMPTY, dtype=np.int64)
     if remembers:
         for s in range(slot_seller.shape[1] - 1, -1, -1):  # the lowest matching slot wins
