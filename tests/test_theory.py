@@ -131,10 +131,10 @@ def test_noisier_public_signals_mean_less_efficient_markets():
 def test_market_price_moves_with_excess_demand():
     model = MarketModel(market(information="transparent", taste={"value": 1.5}), rng=8)
     model.step()
-    first = model.grade_taste
+    first = model.market.grade_taste
     assert first == pytest.approx(1.5)  # more buyers than units: the marginal buyer's taste
     many_units = MarketModel(market(information="asymmetric", buyers=20, sellers=100,
                                     capacity=1), rng=8)
     many_units.step()
     costs = np.sort(many_units.sellers.cost)
-    assert many_units.pool_price[0] < costs[25]  # excess supply: the price sits low among costs
+    assert many_units.market.pool_price[0] < costs[25]  # excess supply: the price sits low among costs
