@@ -112,7 +112,9 @@ class BeliefStore:
         new = slot == EMPTY
         if new.any():
             nb = buyers[new]
-            victim = self.slot_used[nb].argmin(axis=1)
+            # Free slots first, then the least recently used.
+            used = np.where(self.slot_seller[nb] == EMPTY, -1, self.slot_used[nb])
+            victim = used.argmin(axis=1)
             self.slot_seller[nb, victim] = sellers[new]
             self.slot_mean[nb, victim] = prior_mean[new]
             self.slot_precision[nb, victim] = prior_precision[new]

@@ -70,13 +70,14 @@ def first_best(model: MarketState, buyers: np.ndarray) -> float:
     return float(np.maximum(pair, 0.0).sum())
 
 
-def step_metrics(model: MarketState, t: Trades, offering: np.ndarray, active_at_start: int,
-                 switchers: int, leavers: int, first_best_surplus: float, entries: int,
-                 exits: int) -> dict[str, float]:
+def step_metrics(model: MarketState, t: Trades, offering: np.ndarray, accounted: np.ndarray,
+                 active_at_start: int, switchers: int, leavers: int, first_best_surplus: float,
+                 entries: int, exits: int) -> dict[str, float]:
     """This step's value of every metric: NaN where a ratio or mean has nothing to be taken
     over this step (no trade, no buyer, no seller on offer, no first-best surplus).
 
-    `offering` are the rows of the sellers that offered this step (before any exit).
+    `offering` are the rows of the sellers that offered this step, `accounted` those whose
+    profit was booked (both before any exit).
     Surpluses are what agents actually got: consumers' value of the quality delivered
     less price and switching costs; producers' realised profit (every cost and fine the
     engine booked); efficiency is the value delivered less the resources used up (units,
@@ -88,11 +89,10 @@ def step_metrics(model: MarketState, t: Trades, offering: np.ndarray, active_at_
     volume = len(t)
     traded = volume > 0
     active = b.active[: b.size]
-    live = model.live_sellers()
     cs = float(np.sum(t.theta * t.delivered - t.price - t.switching_cost))
-    ps = float(s.profit[live].sum())
+    ps = float(s.profit[accounted].sum())
     resources = float(np.sum(s.unit_cost[t.seller]) + np.sum(t.switching_cost)
-                      + np.sum(s.extra_cost[live] - s.fines[live]))
+                      + np.sum(s.extra_cost[accounted] - s.fines[accounted]))
     realised = float(np.sum(t.theta * t.delivered)) - resources
     m = {
         "price": float(t.price.mean()) if traded else nan,

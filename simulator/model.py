@@ -63,6 +63,7 @@ class MarketModel(mesa.Model):
         self.buyer_agents: dict[int, Buyer] = {}
         self._free_buyer_rows: list[int] = []
         self.trades: Trades = Trades.none(self.market)
+        self.accounted = np.zeros(0, dtype=np.int64)
         self._add_sellers(params.sellers)
         self._add_buyers(params.buyers)
         self.metrics: dict[str, float] = dict.fromkeys(METRICS, 0.0)
@@ -88,6 +89,7 @@ class MarketModel(mesa.Model):
         offering = m.offering_sellers()
         first_best = metric_calc.first_best(m, m.active_buyers())
         account.account(m)               # profit, and what sellers learn from it
+        self.accounted = m.live_sellers()  # sellers whose profit this step is booked
         moved = churn.churn(m, t, start)  # switching, leaving, arriving
         if self.panel is not None:
             self.panel.record(m, start, moved.switched, moved.leaving)
@@ -102,8 +104,8 @@ class MarketModel(mesa.Model):
         if entering:
             self._add_sellers(entering)
         self.metrics = metric_calc.step_metrics(  # collect
-            m, t, offering, len(start), len(moved.switched), len(moved.leaving), first_best,
-            entering, len(gone))
+            m, t, offering, self.accounted, len(start), len(moved.switched),
+            len(moved.leaving), first_best, entering, len(gone))
         if m.segment_names:
             self.segment_metrics = metric_calc.segment_metrics(
                 m, t, start_segments, switched_segments, leaving_segments)
