@@ -37,7 +37,6 @@ from .phases import (
 )
 from .phases.settle import Trades
 
-
 #: Above this many initial buyers, a buyer's Mesa agent is made only when it is asked for
 #: (`model.buyer_agents[row]`): one Python object per buyer would otherwise dominate
 #: start-up (about 40 us each, most of a 100,000-buyer market's construction).
