@@ -102,14 +102,19 @@ def find_slots(slot_seller, buyers, sellers):
 
 
 @njit(cache=True)
-def decay_slots(precision, seller, keep, floor):
-    """In place: remembered beliefs lose a share of precision, never below `floor`."""
+def fade_slots(precision, mean, seller, keep, floor, rate, pool_mean, seller_pool):
+    """In place: remembered beliefs lose a share `1 - keep` of precision (never below
+    `floor`), and their means drift a share `rate` toward the buyer's pooled belief about
+    sellers of the same badge pool (`pool_mean[buyer, seller_pool[seller]]`)."""
     n, memory = precision.shape
     for i in range(n):
         for m in range(memory):
-            if seller[i, m] >= 0:
+            j = seller[i, m]
+            if j >= 0:
                 p = precision[i, m] * keep
                 precision[i, m] = p if p > floor else floor
+                if rate > 0.0:
+                    mean[i, m] += rate * (pool_mean[i, seller_pool[j]] - mean[i, m])
 
 
 @njit(cache=True)
