@@ -23,6 +23,7 @@ $(STAMP): pyproject.toml | check-python
 
 run: $(STAMP)
 	$(BIN)/infogap run $(SCENARIO) --workers $(WORKERS)
+	@echo "infogap is in $(BIN)/, not on your PATH: run  . $(BIN)/activate  (or call $(BIN)/infogap)"
 
 # The browser tests drive Debian's Chromium; install it when missing and we may.
 browser:

@@ -69,21 +69,18 @@ class BeliefStore:
         self.slot_seller[rows] = EMPTY
         self.slot_precision[rows] = 0.0
 
-    def forget(self) -> None:
+    def fade(self, forgiveness: float, seller_pool: np.ndarray) -> None:
+        """Once a step: every belief loses a share `forgetting` of its precision, and each
+        remembered seller's mean drifts a share `forgiveness` back toward the buyer's
+        pooled belief about sellers of that seller's badge pool (what it expects of a
+        stranger), so no memory, good or bad, is for ever."""
         keep = 1.0 - self.forgetting
         if keep < 1.0:
             np.maximum(self.pool_precision * keep, self.prior_precision, out=self.pool_precision)
-            kernels.decay_slots(self.slot_precision, self.slot_seller, keep,
-                                self.prior_precision)
-
-    def forgive(self, rate: float, seller_pool: np.ndarray) -> None:
-        """Remembered beliefs drift a share `rate` of the way back to the buyer's pooled
-        belief about sellers of the same badge pool (what it expects of a stranger)."""
-        if rate <= 0:
-            return
-        rows, slots = np.nonzero(self.slot_seller >= 0)
-        target = self.pool_mean[rows, seller_pool[self.slot_seller[rows, slots]]]
-        self.slot_mean[rows, slots] += rate * (target - self.slot_mean[rows, slots])
+        if keep < 1.0 or forgiveness > 0:
+            kernels.fade_slots(self.slot_precision, self.slot_mean, self.slot_seller, keep,
+                               self.prior_precision, forgiveness, self.pool_mean,
+                               np.ascontiguousarray(seller_pool, dtype=np.int64))
 
     def pool_spread(self, rows: np.ndarray, pools, noise_var: float) -> np.ndarray:
         """Spread (variance) of quality among the sellers these pooled beliefs are about,

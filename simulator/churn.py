@@ -8,6 +8,11 @@ judged on the others: held-out replications are whole markets the model never
 saw, so its AUC says how well the signals generalise, not how well they fit. A
 constant predictor (the training leaving rate) has AUC 0.5; Brier score and log
 loss are compared with it too.
+
+A coefficient the data cannot size is flagged, not shown as an effect: when
+the rows it singles out are fitted at a leaving chance of (almost exactly) 0
+or 1, or it exceeds SEPARATION_LOGODDS, it comes from (quasi-)separation,
+and its Wald interval, however narrow, is not a confidence interval.
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ REQUIRED = ("buyer", "arm", "replication", "step", "segment", *NUMERIC, *BINARY,
 PANEL_FILES = ("panel.csv", "panel.parquet")
 DEFAULT_TEST_SHARE = 0.3
 CALIBRATION_BINS = 10
+#: A coefficient beyond this many log-odds (per sd, or yes vs no: an odds ratio beyond
+#: 1 : 22,000) is not an effect a logit can size from these data; it marks separation.
+SEPARATION_LOGODDS = 10.0
+#: A fitted leaving chance this close to 0 or 1 is "fitted at certainty".
+CERTAIN = 1e-9
+#: A yes/no or segment coefficient whose rows are fitted at certainty this often is
+#: separated (the model says they can never, or must, leave).
+CERTAIN_SHARE = 0.95
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -186,6 +199,8 @@ def fit_arm(rows: pd.DataFrame, arm: str, test_share: float = DEFAULT_TEST_SHARE
     groups = pd.factorize(pd.MultiIndex.from_frame(train[["replication", "buyer"]]))[0]
     model = _fit_logit(y_train, x_train, groups, fit.notes)
     fit.coefficients = design.coefficient_table(model)
+    flag_separation(fit.coefficients, x_train, model.predict(x_train), model.penalised,
+                    design.dummies, fit.notes)
     p_test = model.predict(x_test)
     fit.penalised = model.penalised
     fit.performance = _performance(test, p_test, float(y_train.mean()), train, fit)
@@ -238,6 +253,11 @@ class Design:
         return ["const", *self.numeric, *self.binary,
                 *(f"segment[{s}]" for s in self.segments)]
 
+    @property
+    def dummies(self) -> set[str]:
+        """Coefficients of 0/1 columns (yes/no signals and segments)."""
+        return {*self.binary, *(f"segment[{s}]" for s in self.segments)}
+
     def matrix(self, rows: pd.DataFrame) -> np.ndarray:
         columns = [np.ones(len(rows))]
         for name, (mean, sd) in self.numeric.items():
@@ -265,6 +285,39 @@ class Design:
                          "odds_ratio": math.exp(params[i]) if params[i] < 700 else math.inf,
                          "unit": unit})
         return pd.DataFrame(rows)
+
+
+def flag_separation(table: pd.DataFrame, x: np.ndarray, p: np.ndarray, penalised: bool,
+                    dummies: set[str], notes: list[str]) -> None:
+    """Add `separated` (and say why in `notes`) to a coefficient table, in place.
+
+    A coefficient is separated when the fit is the ridge fallback (maximum likelihood has
+    no finite solution), when it exceeds SEPARATION_LOGODDS, or, for a yes/no or segment
+    column, when nearly all the rows it singles out are fitted at certainty. Its size then
+    reflects how far the optimiser went, not an effect, and its interval means nothing.
+    """
+    certain = (p < CERTAIN) | (p > 1 - CERTAIN)
+    flags = []
+    for i, row in enumerate(table.itertuples()):
+        if row.feature == "const":
+            flags.append(False)
+            continue
+        share = float(certain[x[:, i] == 1].mean()) if row.feature in dummies else math.nan
+        huge = abs(row.coef) > SEPARATION_LOGODDS
+        pinned = row.feature in dummies and share >= CERTAIN_SHARE
+        flags.append(penalised or huge or pinned)
+        if penalised or not (huge or pinned):
+            continue
+        why = [f"coefficient {_fmt(row.coef)}"
+               + (f" (beyond +-{SEPARATION_LOGODDS:g} log-odds)" if huge else "")]
+        if row.feature in dummies:
+            why.append(f"{share:.0%} of its {int((x[:, i] == 1).sum()):,} training rows are "
+                       f"fitted at a leaving chance within {CERTAIN:g} of 0 or 1")
+        notes.append(f"{row.feature}: quasi-separated, not an effect: " + "; ".join(why)
+                     + ". The rows it singles out are predicted (almost) with certainty, so "
+                     "its size is set by separation and its interval is not a confidence "
+                     "interval; read only its sign")
+    table["separated"] = flags
 
 
 #: Ridge penalty (per observation, on standardised signals) of the fallback fit when maximum
@@ -302,12 +355,15 @@ def _fit_logit(y: np.ndarray, x: np.ndarray, groups: np.ndarray, notes: list[str
                                        cov_kwds={"groups": groups})
         except (np.linalg.LinAlgError, ValueError) as exc:  # singular: (quasi-)separation
             model, problem = None, f"maximum likelihood failed ({exc})"
+    perfect = [w for w in caught if "separation" in str(w.message).lower()]
     if model is not None:
         ci = np.asarray(model.conf_int(0.05), dtype=float)
         if not model.mle_retvals.get("converged", True):
             problem = "maximum likelihood did not converge"
         elif not np.isfinite(ci).all():
             problem = "the coefficients' standard errors are undefined"
+        elif perfect:
+            problem = f"statsmodels: {str(perfect[0].message).splitlines()[0]}"
     if not problem:
         seen = set()
         for w in caught:
@@ -398,7 +454,8 @@ def _write_files(result: ChurnResults, folder: Path) -> None:
 
     fitted = result.fitted
     pd.concat([f.coefficients.assign(arm=f.arm) for f in fitted], ignore_index=True)[
-        ["arm", "feature", "coef", "ci_low", "ci_high", "p_value", "odds_ratio", "unit"]
+        ["arm", "feature", "coef", "ci_low", "ci_high", "p_value", "odds_ratio", "unit",
+         "separated"]
     ].to_csv(folder / "coefficients.csv", **CSV)
     pd.DataFrame([f.performance for f in fitted]).to_csv(folder / "performance.csv", **CSV)
     pd.concat([f.calibration.assign(arm=f.arm) for f in fitted], ignore_index=True)[
@@ -440,38 +497,74 @@ def plot_calibration(result: ChurnResults):
 
 
 def plot_coefficients(result: ChurnResults):
-    """Coefficients with 95% CIs, one colour per arm (constant left out)."""
+    """Coefficients with 95% CIs, one colour per arm (constant left out).
+
+    A separated coefficient gets a hollow diamond and no interval; one beyond the axis
+    (the axis is set by the sized coefficients) sits at its edge as an arrow, its value
+    written beside it.
+    """
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     from .report import _colors
 
     fitted = result.fitted
     features = list(dict.fromkeys(name for f in fitted for name in f.coefficients["feature"]
                                   if name != "const"))
-    fig = Figure(figsize=(7.0, 0.32 * len(features) * max(1, len(fitted)) ** 0.5 + 1.4),
+    fig = Figure(figsize=(7.6, 0.32 * len(features) * max(1, len(fitted)) ** 0.5 + 1.6),
                  layout="constrained")
     ax = fig.subplots()
     width = 0.8 / max(len(fitted), 1)
+    sized = [v for f in fitted if not f.penalised
+             for r in f.coefficients.itertuples() if r.feature != "const" and not r.separated
+             for v in (r.ci_low, r.ci_high, r.coef) if math.isfinite(v)]
+    sized += [r.coef for f in fitted if f.penalised for r in f.coefficients.itertuples()
+              if r.feature != "const"]
+    reach = 1.15 * max([abs(v) for v in sized] + [1.0])
+    separated_any = False
+    handles, labels = [], []
     for a, (fit, color) in enumerate(zip(fitted, _colors(len(fitted)), strict=True)):
         table = fit.coefficients.set_index("feature")
-        ys, xs, lo, hi = [], [], [], []
+        ys, xs, lo, hi, flagged = [], [], [], [], []
         for i, name in enumerate(features):
-            if name in table.index:
-                row = table.loc[name]
-                ys.append(i - 0.4 + width * (a + 0.5))
-                xs.append(row["coef"])
-                lo.append(row["coef"] - row["ci_low"])
-                hi.append(row["ci_high"] - row["coef"])
+            if name not in table.index:
+                continue
+            row = table.loc[name]
+            y = i - 0.4 + width * (a + 0.5)
+            if row["separated"] and not fit.penalised:
+                flagged.append((y, float(row["coef"])))
+                continue
+            ys.append(y)
+            xs.append(row["coef"])
+            lo.append(row["coef"] - row["ci_low"])
+            hi.append(row["ci_high"] - row["coef"])
         if fit.penalised:  # no intervals: open markers
-            ax.plot(xs, ys, "o", mfc="none", color=color, label=f"{fit.arm} (penalised, no CI)")
+            handles.append(ax.plot(xs, ys, "o", mfc="none", color=color)[0])
+            labels.append(f"{fit.arm} (penalised, no CI)")
         else:
-            ax.errorbar(xs, ys, xerr=[lo, hi], fmt="o", color=color, capsize=2, label=fit.arm)
+            handles.append(ax.errorbar(xs, ys, xerr=[lo, hi], fmt="o", color=color, capsize=2))
+            labels.append(fit.arm)
+        for y, coef in flagged:
+            separated_any = True
+            if abs(coef) <= reach:
+                ax.plot([coef], [y], "D", mfc="none", color=color, ms=6)
+                continue
+            edge = math.copysign(reach, coef)
+            ax.plot([edge], [y], ">" if coef > 0 else "<", mfc="none", color=color, ms=8)
+            ax.annotate(f"{_fmt(coef)}: separated", (edge, y), fontsize="x-small",
+                        color=color, va="center", ha="right" if coef > 0 else "left",
+                        xytext=(-8 if coef > 0 else 8, 0), textcoords="offset points")
+    ax.set_xlim(-reach * 1.02, reach * 1.02)
     ax.axvline(0, color="0.5", lw=1)
     ax.set_yticks(range(len(features)), features)
     ax.invert_yaxis()
     ax.set_xlabel("log-odds of leaving next step (numeric: per sd; yes/no: yes vs no)")
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(loc="best", fontsize="small")
+    if separated_any:
+        handles.append(Line2D([], [], ls="none", marker="D", mfc="none", color="0.3"))
+        labels.append("quasi-separated: sign only, no CI (see report)")
+    fig.legend(handles, labels, loc="outside lower center", fontsize="small", frameon=False,
+               ncol=min(len(handles), 2))
     fig.suptitle("Churn model coefficients with 95% CIs (clustered by buyer)")
     return fig
 
@@ -480,6 +573,17 @@ def _fmt(x) -> str:
     from .report import fmt
 
     return fmt(float(x))
+
+
+def _coefficient_row(r, penalised: bool, number, p_value) -> list[str]:
+    """A coefficient as the report shows it; a separated one is not shown as an effect."""
+    if penalised:
+        return [r.feature, f"{number(r.coef)} (penalised)", number(r.odds_ratio), "-", r.unit]
+    if r.separated:
+        return [r.feature, f"{number(r.coef)} **separated: no CI, sign only**", "-", "-",
+                r.unit]
+    return [r.feature, f"{number(r.coef)} [{number(r.ci_low)}, {number(r.ci_high)}]",
+            number(r.odds_ratio), p_value(r.p_value), r.unit]
 
 
 def report_markdown(result: ChurnResults) -> str:
@@ -503,7 +607,12 @@ def report_markdown(result: ChurnResults) -> str:
         "- A constant predictor (the training leaving rate) has AUC 0.5; Brier score and log "
         "loss are shown for the model and for that constant (lower is better). The AUC "
         "interval is a t interval over the held-out replications' own AUCs (clipped to "
-        "[0, 1]).", "",
+        "[0, 1]).",
+        "- A coefficient marked **separated** is not an effect: the rows it singles out are "
+        f"fitted at a leaving chance within {CERTAIN:g} of 0 or 1 (for a yes/no or segment "
+        f"signal, {CERTAIN_SHARE:.0%} of its rows or more), or it exceeds "
+        f"+-{SEPARATION_LOGODDS:g} log-odds. Its size is set by (quasi-)separation and its "
+        "Wald interval, however narrow, is not a confidence interval: read only its sign.", "",
         "## Performance on held-out replications", "",
     ]
     rows = []
@@ -523,9 +632,7 @@ def report_markdown(result: ChurnResults) -> str:
         lines += [f"### {f.arm}", "",
                   f"Trained on replications {f.performance['train_replications']}, tested on "
                   f"{f.performance['test_replications']}.", ""]
-        table = [[r.feature, f"{_fmt(r.coef)} (penalised)" if f.penalised else
-                  f"{_fmt(r.coef)} [{_fmt(r.ci_low)}, {_fmt(r.ci_high)}]",
-                  _fmt(r.odds_ratio), fmt_p(r.p_value), r.unit]
+        table = [_coefficient_row(r, f.penalised, _fmt, fmt_p)
                  for r in f.coefficients.itertuples()]
         lines += _table(["signal", "coef [95% CI]", "odds ratio", "p", "unit"], table, True)
         lines += [""] + [f"- {n}" for n in f.notes] + ([""] if f.notes else [])
@@ -536,7 +643,7 @@ def report_markdown(result: ChurnResults) -> str:
     lines += ["![coefficients with 95% CIs](coefficients.png)", "",
               "![calibration on held-out replications](calibration.png)", "",
               "Files: `coefficients.csv` (per arm and signal: coef, ci_low, ci_high, p_value, "
-              "odds_ratio, unit), `performance.csv` (per arm: rows, leavers, AUC with its "
+              "odds_ratio, unit, separated), `performance.csv` (per arm: rows, leavers, AUC with its "
               "interval, Brier and log loss of the model and of the constant), "
               "`calibration.csv` (per arm and bin of held-out rows: mean predicted, observed "
               "share leaving, n).", ""]

@@ -102,14 +102,19 @@ def find_slots(slot_seller, buyers, sellers):
 
 
 @njit(cache=True)
-def decay_slots(precision, seller, keep, floor):
-    """In place: remembered beliefs lose a share of precision, never below `floor`."""
+def fade_slots(precision, mean, seller, keep, floor, rate, pool_mean, seller_pool):
+    """In place: remembered beliefs lose a share `1 - keep` of precision (never below
+    `floor`), and their means drift a share `rate` toward the buyer's pooled belief about
+    sellers of the same badge pool (`pool_mean[buyer, seller_pool[seller]]`)."""
     n, memory = precision.shape
     for i in range(n):
         for m in range(memory):
-            if seller[i, m] >= 0:
+            j = seller[i, m]
+            if j >= 0:
                 p = precision[i, m] * keep
                 precision[i, m] = p if p > floor else floor
+                if rate > 0.0:
+                    mean[i, m] += rate * (pool_mean[i, seller_pool[j]] - mean[i, m])
 
 
 @njit(cache=True)
@@ -153,3 +158,33 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
             mean[i, c] = m
             var[i, c] = v
     return mean, var, slot, open_
+
+
+@njit(cache=True)
+def claim_shift(mean, var, open_, buyers, cands, credibility, claim):
+    """In place: where a cell is open to evidence, the belief moves toward the seller's
+    claim by the buyer's credibility, and its variance shrinks in proportion."""
+    n, k = cands.shape
+    for i in range(n):
+        w = credibility[buyers[i]]
+        for c in range(k):
+            if open_[i, c]:
+                mean[i, c] = (1 - w) * mean[i, c] + w * claim[cands[i, c]]
+                var[i, c] = (1 - w) * var[i, c]
+
+
+@njit(cache=True)
+def review_shift(mean, var, open_, cands, reading, rev_n, rev_sum, weight, rating_var):
+    """In place: normal-normal update of open cells with the seller's public score
+    (rev_sum / rev_n, worth weight x reading x rev_n ratings of variance rating_var)."""
+    n, k = cands.shape
+    for i in range(n):
+        for c in range(k):
+            j = cands[i, c]
+            if open_[i, c] and rev_n[j] > 1e-9:
+                evidence = weight * reading[i] * rev_n[j] / rating_var
+                prec = 1.0 / max(var[i, c], 1e-12)
+                new_prec = prec + evidence
+                score = rev_sum[j] / max(rev_n[j], 1e-12)
+                mean[i, c] = (prec * mean[i, c] + evidence * score) / new_prec
+                var[i, c] = 1.0 / new_prec

@@ -37,6 +37,28 @@ from .phases import (
 )
 from .phases.settle import Trades
 
+#: Above this many initial buyers, a buyer's Mesa agent is made only when it is asked for
+#: (`model.buyer_agents[row]`): one Python object per buyer would otherwise dominate
+#: start-up (about 40 us each, most of a 100,000-buyer market's construction).
+EAGER_BUYERS = 50_000
+
+
+class LazyBuyers(dict):
+    """Row -> Buyer agent, made on first access and kept while the buyer is active.
+    `model.agents_by_type[Buyer]` then lists only the buyers asked for so far."""
+
+    def __init__(self, model: MarketModel):
+        super().__init__()
+        self.model = model
+
+    def __missing__(self, row: int) -> Buyer:
+        if not self.model.buyers.active[row]:
+            raise KeyError(row)
+        agent = Buyer(self.model, int(row))
+        agent.unique_id = int(self.model.buyers.uid[row])
+        self[row] = agent
+        return agent
+
 
 class MarketModel(mesa.Model):
     """A market with hidden quality, prospect-theory buyers, trust and churn.
@@ -60,7 +82,9 @@ class MarketModel(mesa.Model):
         self.market = MarketState(params, self.rng)
         self.panel = BuyerPanel() if record_panel else None
         self.seller_agents: list[Seller] = []
-        self.buyer_agents: dict[int, Buyer] = {}
+        self.lazy_buyers = params.buyers > EAGER_BUYERS
+        self.buyer_agents: dict[int, Buyer] = LazyBuyers(self) if self.lazy_buyers else {}
+        self._buyer_number = 0  # buyer ids when agents are lazy
         self._free_buyer_rows: list[int] = []
         self.trades: Trades = Trades.none(self.market)
         self.accounted = np.zeros(0, dtype=np.int64)
@@ -127,6 +151,10 @@ class MarketModel(mesa.Model):
     def _add_buyers(self, n: int) -> None:
         rows = population.add_buyers(self.market, n, self._free_buyer_rows)
         uid = self.market.buyers.uid
+        if self.lazy_buyers:
+            uid[rows] = self._buyer_number + np.arange(len(rows))
+            self._buyer_number += len(rows)
+            return
         for r in rows:
             agent = Buyer(self, int(r))
             self.buyer_agents[int(r)] = agent
@@ -135,7 +163,9 @@ class MarketModel(mesa.Model):
     def _remove_buyers(self, rows: np.ndarray) -> None:
         population.remove_buyers(self.market, rows, self._free_buyer_rows)
         for r in rows:
-            self.buyer_agents.pop(int(r)).remove()
+            agent = self.buyer_agents.pop(int(r), None)
+            if agent is not None:
+                agent.remove()
 
     # ------------------------------------------------------------------ views
     @property

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.figure import Figure
 
+from .measures import axis_label, bounds
 from .metrics import HEADLINE, METRICS, SEGMENT_METRICS
 from .params import flatten_dotted
-from .stats import band
+from .stats import Interval, band, clip_interval
 
 if TYPE_CHECKING:
     from .runner import Results
@@ -138,12 +139,16 @@ def constant_metrics(results: Results) -> dict[str, float]:
 def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     """One panel per metric; per arm the mean over replications and its 95% band over time.
 
-    The shaded grey span is the summary window (the steps averaged in summary.csv).
+    Bands are cut to what the metric can be (a price is never negative, a share stays in
+    [0, 1]) and drawn only where two or more replications have a value. The shaded grey
+    span is the summary window (the steps averaged in summary.csv).
     """
+    from matplotlib.patches import Patch
+
     metrics = list(HEADLINE if metrics is None else metrics) or list(HEADLINE)
     columns = min(columns, len(metrics))
     rows = math.ceil(len(metrics) / columns)
-    fig = Figure(figsize=(4.6 * columns, 3.0 * rows + 0.6), layout="constrained")
+    fig = Figure(figsize=(4.6 * columns, 3.0 * rows + 0.9), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     ts = results.timeseries
     steps = np.arange(1, results.steps + 1)
@@ -151,55 +156,78 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
 
     window_start = results.steps - window_steps(results.steps, results.window) + 0.5
     colors = _colors(len(results.arm_names))
+    handles = []
     for ax, metric in zip(axes, metrics, strict=False):
+        handles = []
         for arm, color in zip(results.arm_names, colors, strict=True):
             runs = ts.loc[ts["arm"] == arm].pivot(index="replication", columns="step",
                                                   values=metric)
-            mean, low, high = band(runs.to_numpy(dtype=float))
-            ax.plot(steps, mean, color=color, lw=1.6, label=arm)
+            mean, low, high = band(runs.to_numpy(dtype=float), bounds=bounds(metric))
+            handles += ax.plot(steps, mean, color=color, lw=1.6, label=arm)
             ax.fill_between(steps, low, high, color=color, alpha=0.22, lw=0)
         ax.axvspan(window_start, results.steps + 0.5, color="0.92", zorder=0, lw=0)
-        ax.set_title(metric)
-        ax.set_xlim(1, results.steps)
-        ax.grid(alpha=0.3)
+        _axes_for(ax, metric, results.steps)
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
     for ax in axes[max(0, len(metrics) - columns):len(metrics)]:
         ax.set_xlabel("step")
-    axes[0].legend(loc="best", fontsize="small")
+    handles.append(Patch(color="0.92", label="summary window"))
+    _legend_below(fig, handles)
     fig.suptitle(f"{results.scenario.name}: mean of {results.replications} replications "
-                 f"with 95% CI (grey: summary window)")
+                 f"with 95% CI (where 2 or more have a value)")
     return fig
 
 
 def plot_segments(results: Results, metrics=SEGMENT_PLOT) -> Figure:
-    """Per segment (colour) and arm (line style), the mean over replications over time."""
+    """Per segment (colour), the mean over replications with its 95% band; a column per arm.
+
+    One column per arm keeps the bands apart; rows share their y axis, so the arms
+    compare across a row.
+    """
     seg = results.segment_timeseries
     metrics = [m for m in metrics if m in SEGMENT_METRICS]
-    fig = Figure(figsize=(4.6 * 2, 3.0 * math.ceil(len(metrics) / 2) + 0.8),
+    arms = list(results.arm_names)
+    fig = Figure(figsize=(3.4 * len(arms) + 0.8, 2.5 * len(metrics) + 1.2),
                  layout="constrained")
-    axes = np.atleast_1d(fig.subplots(math.ceil(len(metrics) / 2), 2, squeeze=False)).ravel()
+    axes = fig.subplots(len(metrics), len(arms), squeeze=False, sharex=True, sharey="row")
     names = list(dict.fromkeys(seg["segment"]))
     colors = dict(zip(names, _colors(len(names)), strict=True))
-    styles = ["-", "--", ":", "-."]
-    means = seg.groupby(["arm", "segment", "step"])[metrics].mean()  # sorted: fast .loc
-    for ax, metric in zip(axes, metrics, strict=False):
-        for a, arm in enumerate(results.arm_names):
+    steps = np.arange(1, results.steps + 1)
+    shown: dict[str, object] = {}
+    for c, arm in enumerate(arms):
+        mine = seg[seg["arm"] == arm]
+        for r, metric in enumerate(metrics):
+            ax = axes[r, c]
             for segment in results.segment_names[arm]:
-                line = means.loc[(arm, segment), metric]
-                ax.plot(line.index, line.to_numpy(dtype=float), color=colors[segment],
-                        ls=styles[a % len(styles)], lw=1.4, label=f"{arm}: {segment}")
-        ax.set_title(metric)
-        ax.set_xlim(1, results.steps)
-        ax.grid(alpha=0.3)
-    for ax in axes[len(metrics):]:
-        ax.set_visible(False)
-    for ax in axes[max(0, len(metrics) - 2):len(metrics)]:
-        ax.set_xlabel("step")
-    axes[0].legend(loc="best", fontsize="x-small")
-    fig.suptitle(f"{results.scenario.name}: per segment (colour) and arm (line style), mean of "
-                 f"{results.replications} replications")
+                runs = mine[mine["segment"] == segment].pivot(
+                    index="replication", columns="step", values=metric)
+                runs = runs.reindex(columns=steps)
+                mean, low, high = band(runs.to_numpy(dtype=float), bounds=bounds(metric))
+                (line,) = ax.plot(steps, mean, color=colors[segment], lw=1.4, label=segment)
+                ax.fill_between(steps, low, high, color=colors[segment], alpha=0.2, lw=0)
+                shown.setdefault(segment, line)
+            _axes_for(ax, metric, results.steps, label=c == 0)
+            ax.set_title(f"{arm}: {metric}", fontsize="medium")
+        axes[-1, c].set_xlabel("step")
+    _legend_below(fig, list(shown.values()))
+    fig.suptitle(f"{results.scenario.name}: per buyer segment, mean of "
+                 f"{results.replications} replications with 95% CI")
     return fig
+
+
+def _axes_for(ax, metric: str, steps: int, label: bool = True) -> None:
+    """Title, y label with the metric's unit, limits and grid of one metric's panel."""
+    ax.set_title(metric)
+    if label:
+        ax.set_ylabel(axis_label(metric), fontsize="small")
+    ax.set_xlim(1, steps)
+    ax.grid(alpha=0.3)
+
+
+def _legend_below(fig: Figure, handles: list) -> None:
+    """One legend for the figure, under the panels: never on the lines."""
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5),
+               fontsize="small", frameon=False)
 
 
 def _colors(n: int) -> list:
@@ -229,10 +257,18 @@ def fmt_p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _cell(row) -> str:
-    if row["n"] == 0:
+def _cell(row, replications: int) -> str:
+    """mean [95% CI], the interval cut to what the metric can be; n when fewer than all
+    replications have a value (e.g. a price when some runs had no trade)."""
+    n = int(row["n"])
+    if n == 0:
         return "no trade" if row["metric"] == "price" else "no value"
-    return f"{fmt(row['mean'])} [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}]"
+    low, high = bounds(row["metric"])
+    ci = clip_interval(Interval(row["mean"], row["ci_low"], row["ci_high"], n), (low, high))
+    few = f" (n={n})" if n < replications else ""
+    if n < 2:
+        return f"{fmt(ci.mean)}{few}"
+    return f"{fmt(ci.mean)} [{fmt(ci.ci_low)}, {fmt(ci.ci_high)}]{few}"
 
 
 def _lookup(frame, arm: str, metric: str, segment: str = ALL):
@@ -256,14 +292,15 @@ def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
                   summary=None) -> list[str]:
     """Arms as rows, metrics as columns: mean [95% CI] of the window means."""
     summary = results.summary if summary is None else summary
-    rows = [[arm] + [_cell(_lookup(summary, arm, m)) for m in metrics]
+    rows = [[arm] + [_cell(_lookup(summary, arm, m), results.replications) for m in metrics]
             for arm in results.arm_names]
     return _table(["arm", *metrics], rows, markdown)
 
 
 def segment_lines(results: Results, metrics=HEADLINE, markdown: bool = False) -> list[str]:
     """(arm, segment) as rows, metrics as columns: mean [95% CI] of the window means."""
-    rows = [[arm, segment] + [_cell(_lookup(results.summary, arm, m, segment)) for m in metrics]
+    rows = [[arm, segment] + [_cell(_lookup(results.summary, arm, m, segment),
+                                    results.replications) for m in metrics]
             for arm in results.arm_names for segment in results.segment_names[arm]]
     return _table(["arm", "segment", *metrics], rows, markdown)
 
@@ -341,7 +378,10 @@ def report_markdown(results: Results) -> str:
         f"- {len(results.arm_names)} arms x {results.replications} replications x "
         f"{results.steps} steps, seed {s.seed}",
         f"- each replication is summarised by its mean over the last {_window_text(results)} "
-        f"(window = {s.window}); intervals are 95% Student-t intervals over replications",
+        f"(window = {s.window}); intervals are 95% Student-t intervals over replications, "
+        "cut to what the metric can be (a price or a count is never negative, a share "
+        "stays in [0, 1]); `(n=k)` marks a value that only k replications have (e.g. a "
+        "price where some runs had no trade)",
         "- common random numbers: replication r of every arm uses the same random streams, "
         "so arm differences are paired by replication (paired t-test, effect size d_z = mean "
         "difference / sd of differences)",
@@ -373,7 +413,8 @@ def report_markdown(results: Results) -> str:
     if constants:
         lines += ["Constant in every arm and step (not plotted): "
                   + ", ".join(f"{m} = {fmt(v)}" for m, v in constants.items()) + ".", ""]
-    rows = [[m] + [_cell(_lookup(results.summary, arm, m)) for arm in results.arm_names]
+    rows = [[m] + [_cell(_lookup(results.summary, arm, m), results.replications)
+                   for arm in results.arm_names]
             for m in METRICS]
     lines += _table(["metric", *results.arm_names], rows, markdown=True)
     lines += ["", _files_note(results), ""]

@@ -4,6 +4,9 @@ Replications are the independent units: each contributes one number per metric
 (its mean over the summary window), so intervals are over replications, never
 over steps (steps within a run are autocorrelated). Arms share seeds per
 replication (common random numbers), so arm differences are tested pairwise.
+A t interval over a few replications can pass what a quantity can be (a price
+below 0, a share above 1): `clip_interval` and `band(..., bounds=...)` cut it
+to the possible range (`measures.bounds` gives a metric's).
 """
 
 from __future__ import annotations
@@ -47,6 +50,17 @@ def mean_ci(values, level: float = LEVEL) -> Interval:
     return Interval(mean, mean - half, mean + half, n)
 
 
+def clip_interval(interval: Interval, bounds: tuple[float, float]) -> Interval:
+    """The interval cut to [low, high] (NaN ends stay NaN)."""
+    low, high = bounds
+    return interval._replace(ci_low=_clip(interval.ci_low, low, high),
+                             ci_high=_clip(interval.ci_high, low, high))
+
+
+def _clip(x: float, low: float, high: float) -> float:
+    return x if math.isnan(x) else min(max(x, low), high)
+
+
 def paired_difference(treated, baseline, level: float = LEVEL) -> PairedDifference:
     """treated - baseline over replications where both are defined: paired t-test.
 
@@ -85,11 +99,13 @@ def _half_width(x: np.ndarray, level: float) -> float:
     return float(sps.t.ppf(0.5 + level / 2.0, x.size - 1)) * sem
 
 
-def band(values: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def band(values: np.ndarray, level: float = LEVEL,
+         bounds: tuple[float, float] = (-math.inf, math.inf)
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-column mean and t interval of a (replications x steps) array, NaN-aware.
 
-    For plots: the mean line and CI band over time. Columns with fewer than two
-    values have no band (NaN).
+    For plots: the mean line and CI band over time, the band cut to `bounds`.
+    Columns with fewer than two values have no band (NaN).
     """
     x = np.asarray(values, dtype=float)
     n = np.sum(~np.isnan(x), axis=0)
@@ -100,4 +116,5 @@ def band(values: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarr
         sd = np.sqrt(np.sum(dev, axis=0) / np.maximum(n - 1, 1))
         quantile = sps.t.ppf(0.5 + level / 2.0, np.maximum(n - 1, 1))
         half = np.where(n >= 2, quantile * sd / np.sqrt(np.maximum(n, 1)), np.nan)
-    return mean, mean - half, mean + half
+    low, high = bounds
+    return mean, np.clip(mean - half, low, high), np.clip(mean + half, low, high)

@@ -122,12 +122,15 @@ class Watch:
         self.page.set_default_timeout(UI_TIMEOUT)
         self.outside: list[str] = []
         self.missing: list[str] = []
+        self.console: list[str] = []
         here = urlparse(url).netloc
         self.page.on("request", lambda r: self.outside.append(r.url)
                      if urlparse(r.url).scheme in ("http", "https", "ws", "wss")
                      and urlparse(r.url).netloc != here else None)
         self.page.on("response", lambda r: self.missing.append(f"{r.status} {r.url}")
                      if r.status >= 400 else None)
+        self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}")
+                     if m.type in ("warning", "error") else None)
         self.page.goto(url)
         self.page.get_by_role("button", name="Step").wait_for()
 
@@ -139,7 +142,7 @@ class Watch:
 
     def step_to(self, n: int) -> None:
         self.page.get_by_role("button", name="Step").click()
-        self.page.get_by_text(f"Time: {n}.0", exact=True).wait_for()
+        self.wait_until(lambda: all(f"step {n}:" in s for s in self.status()), f"step {n}")
 
     def status(self) -> list[str]:
         return self.page.locator(".infogap-market-line").all_inner_texts()
@@ -155,6 +158,16 @@ class Watch:
         assert self.outside == [], f"requests left the machine: {self.outside}"
         assert self.missing == [], f"assets the server could not serve: {self.missing}"
 
+    def console_is_quiet(self) -> None:
+        assert self.console == [], f"the browser console warned: {self.console}"
+
+    def no_placeholders(self) -> None:
+        """Nothing of Mesa's generic frame that says nothing about this market."""
+        for text in ("Page 0", "Use Threads", "Information"):
+            assert self.page.get_by_text(text, exact=True).count() == 0, text
+        assert self.page.get_by_text("Time:").count() == 0
+        assert self.page.locator(".v-tab").count() == 0
+
 
 def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, servers):
     watch = Watch(chromium, servers["single"].url)
@@ -163,9 +176,15 @@ def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, server
                   *mechanism_switches().values(), "Seed"]:
         assert page.get_by_text(label, exact=True).first.is_visible(), label
     watch.wait_until(lambda: len(watch.images()) == 1 + len(CHARTS), "the charts")
-    page.get_by_text("Time: 0.0", exact=True).wait_for()
+    watch.wait_until(lambda: "step 0:" in watch.status()[0], "the status line")
     before = watch.images()
-    assert "step 0" in watch.status()[0]
+    watch.no_placeholders()
+    # What is shown, said in words, and every slider's value in sight.
+    intro = page.locator(".infogap-intro").inner_text()
+    assert intro.startswith("lemons: asymmetric") and "Akerlof" in intro
+    assert len(page.locator(".infogap-caption").all_inner_texts()) == len(CHARTS)
+    values = page.locator(".infogap-slider-value").all_inner_texts()
+    assert values[-len(SLIDERS):] == ["200", "100", "2.25", "0.15"]  # lemons.toml's market
 
     for n in (1, 2, 3):
         watch.step_to(n)
@@ -177,9 +196,9 @@ def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, server
     page.locator(".v-select").filter(has_text="Information regime").click()
     page.get_by_role("option", name="transparent", exact=True).click()
     page.get_by_role("button", name="Reset").click()
-    page.get_by_text("Time: 0.0", exact=True).wait_for()
     watch.wait_until(lambda: "information transparent" in watch.status()[0],
                      "the reset market to use the new regime")
+    assert "step 0:" in watch.status()[0]
     watch.step_to(1)
     watch.wait_until(lambda: "step 1" in watch.status()[0], "a step of the new market")
 
@@ -193,6 +212,7 @@ def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, server
     page.get_by_role("button", name="Reset").click()
     page.locator(".infogap-problem").filter(has_text="found 'x1'; running seed 0").wait_for()
     watch.offline_checks()
+    watch.console_is_quiet()
     page.close()
 
 
@@ -203,6 +223,9 @@ def test_twin_page_steps_both_arms_in_lockstep(chromium, servers):
         assert page.get_by_text(label, exact=True).first.is_visible(), label
     assert page.get_by_text("Information regime", exact=True).count() == 0
     watch.wait_until(lambda: len(watch.images()) == 2 + len(CHARTS), "the charts")
+    watch.no_placeholders()
+    assert page.locator(".infogap-intro").inner_text().startswith(
+        "lemons: asymmetric vs transparent")
 
     for n in (1, 2, 3):
         watch.step_to(n)
@@ -214,4 +237,5 @@ def test_twin_page_steps_both_arms_in_lockstep(chromium, servers):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "viz-twin.png")
     watch.offline_checks()
+    watch.console_is_quiet()
     page.close()

@@ -12,10 +12,14 @@ from conftest import ROOT
 
 from simulator.churn import (
     REQUIRED,
+    SEPARATION_LOGODDS,
     analyse,
     calibration_bins,
     find_panel,
+    flag_separation,
+    plot_coefficients,
     read_panel,
+    report_markdown,
     split_replications,
 )
 from simulator.cli import main
@@ -121,6 +125,52 @@ def test_churn_coefficients_show_each_segments_leaving_rule(shipped_panel):
         assert abs(_coef(bargain, "trust")) < _coef(bargain, "idle") / 3, arm
 
 
+def test_a_quasi_separated_coefficient_is_flagged_not_shown_as_an_effect(shipped_panel):
+    """segments.toml with reviews: bargain hunters leave only after 3 idle steps, which a
+    steep idle slope plus a huge negative bargain-hunter offset fits almost exactly; the
+    offset's narrow Wald interval is not a confidence interval."""
+    result = analyse(shipped_panel)
+    fits = {f.arm: f for f in result.fits}
+    reviews = fits["reviews"].coefficients.set_index("feature")
+    assert reviews.loc["segment[bargain_hunters]", "coef"] < -SEPARATION_LOGODDS
+    assert reviews.loc["segment[bargain_hunters]", "separated"]
+    assert not reviews.loc[["trust", "idle"], "separated"].any()
+    assert any(n.startswith("segment[bargain_hunters]: quasi-separated")
+               for n in fits["reviews"].notes)
+    for fit in result.fitted:  # nothing beyond the threshold passes as an effect
+        table = fit.coefficients[fit.coefficients["feature"] != "const"]
+        assert table.loc[table["coef"].abs() > SEPARATION_LOGODDS, "separated"].all(), fit.arm
+        if fit.penalised:  # a ridge fit sizes nothing
+            assert table["separated"].all(), fit.arm
+    assert not fits["asymmetric"].coefficients["separated"].any()
+    report = report_markdown(result)
+    row = next(line for line in report.split("### reviews")[1].splitlines()
+               if line.startswith("| segment[bargain_hunters] |"))
+    assert "separated: no CI, sign only" in row and "[" not in row.split("|")[2]
+    assert row.split("|")[4].strip() == "-"  # no p-value
+    # The plot draws it without an interval, as an arrow at the edge with its value.
+    ax = plot_coefficients(result).axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert any(t.endswith(": separated") and t.startswith("-1") for t in texts), texts
+    assert ax.get_xlim()[0] > reviews.loc["segment[bargain_hunters]", "coef"]
+
+
+def test_separation_flags_huge_and_pinned_coefficients_and_every_penalised_one():
+    table = pd.DataFrame({"feature": ["const", "trust", "segment[b]", "segment[c]", "x"],
+                          "coef": [-3.0, -1.0, -4.0, 0.5, 12.0]})
+    x = np.column_stack([np.ones(6), np.linspace(-1, 1, 6), [1, 1, 1, 0, 0, 0],
+                         [0, 0, 0, 1, 1, 1], np.zeros(6)])
+    p = np.array([1e-12, 1e-13, 1 - 1e-12, 0.2, 0.3, 1e-12])  # segment b: all at certainty
+    notes: list[str] = []
+    flag_separation(table, x, p, penalised=False, dummies={"segment[b]", "segment[c]"},
+                    notes=notes)
+    assert table["separated"].tolist() == [False, False, True, False, True]
+    assert [n.split(":")[0] for n in notes] == ["segment[b]", "x"]
+    assert "100% of its 3 training rows" in notes[0] and "beyond +-10" in notes[1]
+    flag_separation(table, x, np.full(6, 0.3), penalised=True, dummies=set(), notes=[])
+    assert table["separated"].tolist() == [False, True, True, True, True]
+
+
 def test_coefficients_recover_a_known_logistic_model():
     panel, raw = synthetic_panel()
     fit = analyse(panel).fits[0]
@@ -136,6 +186,7 @@ def test_coefficients_recover_a_known_logistic_model():
         assert row["p_value"] < 1e-6
     for noise in ("tenure", "losses_seen", "price_paid"):
         assert abs(table.loc[noise, "coef"]) < 0.15
+    assert not table["separated"].any()
     assert table.loc["trust", "odds_ratio"] == pytest.approx(math.exp(table.loc["trust",
                                                                                "coef"]))
     assert fit.performance["auc"] > 0.6
@@ -155,6 +206,7 @@ def test_complete_separation_falls_back_to_a_penalised_fit():
     panel["left_next"] = panel["trust"] < 0.45  # trust alone decides
     fit = analyse(panel).fits[0]
     assert fit.penalised and fit.coefficients["ci_low"].isna().all()
+    assert fit.coefficients.set_index("feature").drop("const")["separated"].all()
     assert any("ridge-penalised" in n for n in fit.notes)
     table = fit.coefficients.set_index("feature")
     assert table.loc["trust", "coef"] < -1  # the direction survives
@@ -207,7 +259,8 @@ def test_infogap_churn_writes_its_report_for_each_arm(tmp_path, capsys):
     assert perf["auc"].iloc[0] > 0.5 + AUC_MARGIN
     coef = pd.read_csv(out / "coefficients.csv")
     assert list(coef.columns) == ["arm", "feature", "coef", "ci_low", "ci_high", "p_value",
-                                  "odds_ratio", "unit"]
+                                  "odds_ratio", "unit", "separated"]
+    assert not coef["separated"].any()  # a known logistic model: nothing separated
     report = (out / "report.md").read_text()
     assert "**calm**: no buyer left in the training replications" in report
     assert "](calibration.png)" in report and "AUC" in report

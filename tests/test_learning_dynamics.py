@@ -35,7 +35,7 @@ def test_remembered_beliefs_drift_back_toward_the_pooled_belief():
                         forgetting=0.0)
     slot = store.remember(np.array([0]), np.array([3]), np.array([0.0]), np.array([1e6]), 0)
     for _ in range(50):
-        store.forgive(0.05, seller_pool=np.zeros(10, dtype=np.int64))
+        store.fade(0.05, seller_pool=np.zeros(10, dtype=np.int64))
     believed = store.slot_mean[0, slot[0]]
     assert 0.5 * (1 - 0.95**50) - 1e-12 <= believed <= 0.5  # 0.05 of the way, each step
     assert believed > 0.45

@@ -271,3 +271,26 @@ def test_every_public_property_of_the_agents_reads_its_row():
         assert 0 <= row < s.size and np.isfinite(believed)
     if buyer.seller is not None:
         assert buyer.seller.row == b.last_seller[buyer.row]
+
+
+def test_large_markets_make_buyer_agents_on_demand(monkeypatch):
+    import simulator.model as model_module
+
+    monkeypatch.setattr(model_module, "EAGER_BUYERS", 50)
+    model = MarketModel({"buyers": 80, "sellers": 10, "arrivals": {"rate": 0.1},
+                         "trust": {"leave_below": 0.5}}, rng=3)
+    assert len(model.agents_by_type.get(Buyer, [])) == 0  # none made yet
+    for _ in range(5):
+        model.step()
+    rows = np.flatnonzero(model.buyers.active[: model.buyers.size])
+    agent = model.buyer_agents[int(rows[0])]
+    assert isinstance(agent, Buyer) and agent.taste == model.buyers.theta[rows[0]]
+    assert agent.unique_id == model.buyers.uid[rows[0]]
+    assert model.buyer_agents[int(rows[0])] is agent  # made once
+    assert len(model.agents_by_type[Buyer]) == 1
+    uids = model.buyers.uid[rows]
+    assert len(np.unique(uids)) == len(uids)  # ids stay unique across recycled rows
+    gone = np.flatnonzero(~model.buyers.active[: model.buyers.size])
+    if len(gone):
+        with pytest.raises(KeyError):
+            model.buyer_agents[int(gone[0])]

@@ -57,9 +57,17 @@ def summary_text(result) -> str:
             lines.append(f"  {fit.arm}: no model: {fit.skipped}")
             continue
         p = fit.performance
-        top = fit.coefficients[fit.coefficients["feature"] != "const"]
+        table = fit.coefficients[fit.coefficients["feature"] != "const"]
+        separated = table[table["separated"]] if not fit.penalised else table.iloc[:0]
+        top = table[~table.index.isin(separated.index)]
         top = top.reindex(top["coef"].abs().sort_values(ascending=False).index).head(3)
         signals = ", ".join(f"{r.feature} {fmt(r.coef)}" for r in top.itertuples())
-        lines.append(f"  {fit.arm}: AUC {fmt(p['auc'])}, Brier {fmt(p['brier'])} vs "
-                     f"{fmt(p['constant_brier'])} constant; strongest: {signals}")
+        line = (f"  {fit.arm}: AUC {fmt(p['auc'])}, Brier {fmt(p['brier'])} vs "
+                f"{fmt(p['constant_brier'])} constant; strongest: {signals}")
+        if fit.penalised:
+            line += " (penalised fit: signs only)"
+        if len(separated):
+            line += ("; separated, not an effect: "
+                     + ", ".join(f"{r.feature} {fmt(r.coef)}" for r in separated.itertuples()))
+        lines.append(line)
     return "\n".join(lines)

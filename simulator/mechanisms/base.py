@@ -106,12 +106,11 @@ class Mechanism:
     def before_valuation(self, m: MarketState, buyers: np.ndarray, cands: np.ndarray) -> None:
         """Evidence buyers get before they value their candidates (e.g. a free sample)."""
 
-    def adjust_beliefs(self, m: MarketState, buyers: np.ndarray, cands: np.ndarray,
-                       mean: np.ndarray, var: np.ndarray, open_: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray]:
-        """Shift beliefs about quality (before delivery noise). `open_`: cells the buyer
-        has no own memory of and whose delivery is not known exactly."""
-        return mean, var
+    def adjust_beliefs(self, m: MarketState, rules, buyers: np.ndarray, cands: np.ndarray,
+                       mean: np.ndarray, var: np.ndarray, open_: np.ndarray) -> None:
+        """Shift beliefs about quality (before delivery noise), in place. `open_`: cells
+        the buyer has no own memory of and whose delivery is not known exactly. `rules`
+        is `kernels` (compiled) or `reference.beliefs` (the same rules in numpy)."""
 
     def adjust_prices(self, m: MarketState, offers: Offers) -> None:
         """Change the price each buyer is asked (in place on `offers.price`)."""

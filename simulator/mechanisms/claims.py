@@ -37,9 +37,9 @@ class Claims(SellerChoice):
         if self.p.strategy == "learned":
             self.learner.update(live, profit)
 
-    def adjust_beliefs(self, m, buyers, cands, mean, var, open_):
-        w = np.where(open_, m.buyers.credibility[buyers][:, None], 0.0)
-        return (1 - w) * mean + w * m.sellers.claim[cands], (1 - w) * var
+    def adjust_beliefs(self, m, rules, buyers, cands, mean, var, open_):
+        rules.claim_shift(mean, var, open_, buyers, cands, m.buyers.credibility,
+                          m.sellers.claim)
 
     def deceptive(self, m, sellers, made):
         return m.sellers.claim[sellers] > made + self.p.tolerance

@@ -39,23 +39,13 @@ class Reviews(Mechanism):
             np.add.at(s.rev_sum, sellers, ratings)
             np.add.at(s.rev_count, sellers, 1)
 
-    def adjust_beliefs(self, m, buyers, cands, mean, var, open_):
+    def adjust_beliefs(self, m, rules, buyers, cands, mean, var, open_):
         if not m.remembers:  # scores of sellers buyers cannot tell apart mean nothing
-            return mean, var
-        s = m.sellers
-        n = s.rev_n[cands]
-        rated = open_ & (n > 1e-9)
-        if not rated.any():
-            return mean, var
-        b = m.buyers
+            return
+        s, b = m.sellers, m.buyers
         reading = b.trust[buyers] * m.segment_reading[b.segment[buyers]]
-        rating_var = self.p.noise**2 + m.noise_var
-        evidence = self.p.weight * reading[:, None] * n / rating_var
-        prec = 1.0 / np.maximum(var, 1e-12)
-        new_prec = prec + evidence
-        score = s.rev_sum[cands] / np.maximum(n, 1e-12)
-        return (np.where(rated, (prec * mean + evidence * score) / new_prec, mean),
-                np.where(rated, 1.0 / new_prec, var))
+        rules.review_shift(mean, var, open_, cands, reading, s.rev_n, s.rev_sum,
+                           self.p.weight, self.p.noise**2 + m.noise_var)
 
     def after_trade(self, m, trades):
         writes = m.rng.random(len(trades.seller)) < self.p.probability

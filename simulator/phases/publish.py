@@ -32,8 +32,7 @@ def publish_regime(m: MarketState, rows: np.ndarray) -> None:
 def start_step(m: MarketState) -> None:
     """Before sellers decide: beliefs fade, delayed quality comes out, and mechanisms
     do what time does (ratings whose delay is over appear)."""
-    m.beliefs.forget()
-    m.beliefs.forgive(m.params.beliefs.forgiveness, m.sellers.pool)
+    m.beliefs.fade(m.params.beliefs.forgiveness, m.sellers.pool)
     if m.params.information == "delayed":
         s = m.sellers
         due = np.flatnonzero(s.in_market[: s.size] & np.isinf(s.regime_var[: s.size])

@@ -70,16 +70,16 @@ def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
     """
     s, bel = m.sellers, m.beliefs
     if compiled:
-        base = kernels.candidate_beliefs
+        rules = kernels
     else:
-        from ..reference.beliefs import candidate_beliefs as base
-    mean, var, slot, open_ = base(
+        from ..reference import beliefs as rules
+    mean, var, slot, open_ = rules.candidate_beliefs(
         np.ascontiguousarray(buyers, dtype=np.int64), np.ascontiguousarray(cands),
         s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
         m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller, bel.slot_mean,
         bel.slot_precision)
     for mech in m.mechanisms:
-        mean, var = mech.adjust_beliefs(m, buyers, cands, mean, var, open_)
+        mech.adjust_beliefs(m, rules, buyers, cands, mean, var, open_)
     return mean, var + m.noise_var, slot
 
 

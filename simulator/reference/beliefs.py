@@ -1,4 +1,5 @@
-"""`kernels.candidate_beliefs` in numpy, step by step (the readable reference)."""
+"""The compiled belief rules of `kernels` in numpy, step by step (the readable references):
+`candidate_beliefs`, `claim_shift`, `review_shift`, with the same signatures."""
 
 from __future__ import annotations
 
@@ -30,3 +31,20 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
         with np.errstate(divide="ignore"):  # empty slots hold precision 0; not selected
             var = np.where(known, 1 / slot_precision[rows, safe], var)
     return mean, var, slot, hidden & (slot == EMPTY)
+
+
+def claim_shift(mean, var, open_, buyers, cands, credibility, claim):
+    w = np.where(open_, credibility[buyers][:, None], 0.0)
+    mean[...] = (1 - w) * mean + w * claim[cands]
+    var[...] = (1 - w) * var
+
+
+def review_shift(mean, var, open_, cands, reading, rev_n, rev_sum, weight, rating_var):
+    n = rev_n[cands]
+    rated = open_ & (n > 1e-9)
+    evidence = weight * reading[:, None] * n / rating_var
+    prec = 1.0 / np.maximum(var, 1e-12)
+    new_prec = prec + evidence
+    score = rev_sum[cands] / np.maximum(n, 1e-12)
+    mean[...] = np.where(rated, (prec * mean + evidence * score) / new_prec, mean)
+    var[...] = np.where(rated, 1.0 / new_prec, var)

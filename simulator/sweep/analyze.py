@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from ..errors import UserError
+from ..measures import axis_label, key_name
 from ..metrics import METRICS
 from .design import salib_problem
 from .experiment import Factor, factors_from_description
@@ -172,11 +173,11 @@ class _Report:
         ax.bar(x - 0.2, frame["S1"], 0.4, yerr=frame["S1_conf"], label="S1 (first order)",
                capsize=3)
         ax.bar(x + 0.2, frame["ST"], 0.4, yerr=frame["ST_conf"], label="ST (total)", capsize=3)
-        ax.set_xticks(x, [_short(n) for n in frame["factor"]], rotation=20, ha="right")
-        ax.set_ylabel("index")
+        ax.set_xticks(x, [key_name(n) for n in frame["factor"]], rotation=20, ha="right")
+        ax.set_ylabel("share of the variance of " + metric)
         ax.set_title(f"Sobol indices of {metric} ({arm})")
         ax.axhline(0, color="black", lw=0.5)
-        ax.legend(fontsize="small")
+        fig.legend(loc="outside lower center", ncol=2, fontsize="small", frameon=False)
         return self._save(fig, f"sobol_{metric}_{arm}.png")
 
     def _morris(self) -> None:
@@ -202,10 +203,10 @@ class _Report:
             ax.errorbar(frame["mu_star"], frame["sigma"], xerr=frame["mu_star_conf"],
                         fmt="o", capsize=3)
             for _, row in frame.iterrows():
-                ax.annotate(_short(row["factor"]), (row["mu_star"], row["sigma"]),
+                ax.annotate(key_name(row["factor"]), (row["mu_star"], row["sigma"]),
                             fontsize="small", xytext=(3, 3), textcoords="offset points")
-            ax.set_xlabel("mu*")
-            ax.set_ylabel("sigma")
+            ax.set_xlabel(f"mu*: mean |effect| on {metric}")
+            ax.set_ylabel("sigma: spread of the effects")
             ax.set_title(f"Morris screening of {metric} ({arm})")
             image = self._save(fig, f"morris_{metric}_{arm}.png")
             self.lines += [head, "", _markdown(frame), "", f"![Morris {metric}]({image})", ""]
@@ -246,15 +247,16 @@ class _Report:
                                 capsize=2, label=arm)
                     if not _numeric(mean.index):
                         ax.set_xticks(x, [str(v) for v in mean.index])
-                ax.set_xlabel(_short(factor.key))
+                ax.set_xlabel(key_name(factor.key))
                 if factor.scale == "log":
                     ax.set_xscale("log")
                     ax.xaxis.set_minor_formatter(NullFormatter())
-                ax.set_ylabel(metric)
+                ax.set_ylabel(axis_label(metric), fontsize="small")
             for ax in axes[n:]:
                 ax.set_visible(False)
-            if len(self.arms) > 1:
-                axes[0].legend(fontsize="small")
+            if len(self.arms) > 1:  # under the panels, never on the lines
+                fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                           ncol=min(len(self.arms), 5), fontsize="small", frameon=False)
             fig.suptitle(f"Main effects on {metric}")
             image = self._save(fig, f"main_effects_{metric}.png")
             self.lines += [f"![main effects on {metric}]({image})", ""]
@@ -311,10 +313,10 @@ class _Report:
                 if np.isfinite(value):
                     ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7,
                             color="black" if value > middle else "white")
-        ax.set_xlabel(_short(xname))
-        ax.set_ylabel(_short(yname))
+        ax.set_xlabel(key_name(xname))
+        ax.set_ylabel(key_name(yname))
         ax.set_title(f"{metric} ({arm})")
-        fig.colorbar(image, ax=ax, label=metric)
+        fig.colorbar(image, ax=ax, label=axis_label(metric))
         return self._save(fig, f"heatmap_{metric}_{_slug(xname)}_x_{_slug(yname)}_{arm}.png")
 
     def _tables(self) -> None:

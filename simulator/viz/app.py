@@ -1,4 +1,4 @@
-"""The SolaraViz pages: one arm of a scenario (`Page`) or two arms in lockstep (`TwinPage`).
+"""The pages: one arm of a scenario (`Page`) or two arms in lockstep (`TwinPage`).
 
 `infogap viz` serves this module and names the scenario and arms in
 environment variables, because the Solara server imports the module itself.
@@ -11,23 +11,27 @@ from __future__ import annotations
 from typing import Any
 
 import solara
-from mesa.visualization import SolaraViz
 
 from .components import page_components
 from .controls import key_of, model_params
-from .live import LiveMarket, TwinMarket, differences
+from .live import LiveMarket, TwinMarket, differences, markets_of
+from .page import MarketPage, initial_kwargs, intro_html
+from .router_fix import fix_router_template
 from .setup import Setup, setup_from_env
+
+# Before Solara builds its router for the first page.
+fix_router_template()
 
 
 def single_params(setup: Setup) -> dict[str, Any]:
-    """SolaraViz `model_params` of the one-arm page: fixed arm parameters plus controls."""
+    """Mesa `model_params` of the one-arm page: fixed arm parameters plus controls."""
     arm = setup.arms[0]
     return {"params": setup.scenario.arms[arm], "arm": arm,
             **model_params(setup.scenario.arms[arm], setup.scenario.seed)}
 
 
 def twin_params(setup: Setup) -> dict[str, Any]:
-    """SolaraViz `model_params` of the twin page: which arms, plus the controls they share.
+    """Mesa `model_params` of the twin page: which arms, plus the controls they share.
 
     A control for a key on which the two arms differ is left out: that
     difference is what the page compares.
@@ -45,15 +49,21 @@ def twin_params(setup: Setup) -> dict[str, Any]:
             **shared}
 
 
-def initial_kwargs(params: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments SolaraViz's Reset would pass before anyone touches a control."""
-    return {name: spec["value"] if isinstance(spec, dict) and "type" in spec else spec
-            for name, spec in params.items()}
-
-
 def title(setup: Setup) -> str:
     shown = " vs ".join(setup.arms)
     return f"infogap · {setup.scenario.name} · {shown}"
+
+
+def intro(setup: Setup):
+    """What the page shows, for the arms the model runs now (Reset may pick others)."""
+    scenario = setup.scenario
+
+    def html(model) -> str:
+        arms = [(name, scenario.arm_descriptions.get(name, "")) for name, _ in markets_of(model)]
+        shown = " vs ".join(name for name, _ in arms)
+        return intro_html(f"{scenario.name}: {shown}", scenario.description, arms)
+
+    return html
 
 
 @solara.component
@@ -62,8 +72,7 @@ def Page():
     setup = solara.use_memo(lambda: setup_from_env(twin=False), [])
     params = single_params(setup)
     model = solara.use_memo(lambda: LiveMarket(**initial_kwargs(params)), [])
-    return SolaraViz(model, components=page_components(twin=False), model_params=params,
-                     name=title(setup))
+    return MarketPage(model, params, page_components(twin=False), title(setup), intro(setup))
 
 
 @solara.component
@@ -72,5 +81,5 @@ def TwinPage():
     setup = solara.use_memo(lambda: setup_from_env(twin=True), [])
     params = twin_params(setup)
     model = solara.use_memo(lambda: TwinMarket(**initial_kwargs(params)), [])
-    return SolaraViz(model, components=page_components(twin=True), model_params=params,
-                     name=title(setup) + " (twin)")
+    return MarketPage(model, params, page_components(twin=True), title(setup) + " (twin)",
+                      intro(setup))

@@ -1,6 +1,6 @@
 """Solara components for the page: the market view and the metric charts, one tile each.
 
-Each is a function of the page's model, as SolaraViz expects; it redraws when
+Each is a function of the page's model, as Mesa's pages expect; it redraws when
 Mesa's step counter (`update_counter`) moves. Figures are matplotlib PNGs
 because they render without any browser-side library (Altair's charts need
 assets from the internet that an offline machine cannot fetch).
@@ -15,7 +15,7 @@ import solara
 from mesa.visualization.utils import update_counter
 
 from ..model import MarketModel
-from .charts import CHARTS, draw_metric
+from .charts import CAPTIONS, CHARTS, draw_metric
 from .controls import get_dotted, mechanism_switches
 from .live import TwinMarket, markets_of
 from .market_view import draw_market, market_marks
@@ -55,7 +55,7 @@ def describe(name: str, market: MarketModel, model=None) -> str:
             f"<code>{escape(key)} = {escape(str(values[own]))}</code>"
             for key, values in model.differences.items()))
     trades = int(market.metrics.get("volume", 0)) if market.steps else 0
-    parts.append(f"<b>step {market.steps}</b>: {trades} trades")
+    parts.append(f"<b>step {market.steps}</b>: {trades} trade{'' if trades == 1 else 's'}")
     line = " &middot; ".join(parts)
     problem = getattr(model if model is not None else market, "problem", "")
     if problem:
@@ -91,11 +91,16 @@ def MetricChart(model, metric: str):
     fig = solara.use_memo(
         lambda: draw_metric(metric, [(name, _series(m, metric)) for name, m in sides]),
         [model, model.steps, metric])
-    return solara.FigureMatplotlib(fig, format="png", dependencies=[model, model.steps, metric])
+    with solara.Column(gap="2px") as column:
+        solara.FigureMatplotlib(fig, format="png", dependencies=[model, model.steps, metric])
+        if metric in CAPTIONS:
+            solara.HTML(tag="div", unsafe_innerHTML=escape(CAPTIONS[metric]),
+                        classes=["infogap-caption"], style="font-size: 0.85em; color: #555")
+    return column
 
 
 def market_view(side: int):
-    """A SolaraViz component function showing market `side`."""
+    """A tile function (of the page's model) showing market `side`."""
 
     def view(model):
         return MarketView(model, side)
@@ -105,7 +110,7 @@ def market_view(side: int):
 
 
 def metric_chart(metric: str):
-    """A SolaraViz component function charting `metric`."""
+    """A tile function (of the page's model) charting `metric`."""
 
     def chart(model):
         return MetricChart(model, metric)

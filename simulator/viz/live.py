@@ -1,6 +1,6 @@
 """The models the page steps: one arm (`LiveMarket`) or two arms in lockstep (`TwinMarket`).
 
-SolaraViz's Reset rebuilds the model from the controls as keyword arguments,
+Mesa's Reset rebuilds the model from the controls as keyword arguments,
 so both classes take the arm's parameters as fixed arguments and the controls
 as keyword overrides. Seed S on the page is replication 0 of `infogap run`
 with root seed S, so what a person watches is a run the report contains.
@@ -28,7 +28,7 @@ def seed_sequence(seed: int) -> np.random.SeedSequence:
 def page_seed(text: int | str) -> tuple[int, str]:
     """The seed typed on the page, or seed 0 and what was wrong with it.
 
-    SolaraViz's Reset swallows an exception without a word, so a mistyped seed
+    Mesa's Reset swallows an exception without a word, so a mistyped seed
     must still build a market, and the page shows the problem instead.
     """
     try:
@@ -42,7 +42,7 @@ class LiveMarket(MarketModel):
 
     def __init__(self, params: MarketParams | None = None, arm: str = "market",
                  seed: int | str = 0, scenario: Any = None, **controls: Any):
-        # SolaraViz's Reset also passes a Mesa `scenario` (a bare parameter holder with
+        # Mesa's Reset also passes a Mesa `scenario` (a bare parameter holder with
         # no seed); the arm's parameters and `seed` already say everything, so it is unused.
         seed, self.problem = page_seed(seed)
         super().__init__(params, rng=seed_sequence(seed), **overrides(controls))

@@ -94,6 +94,6 @@ def serve(setup: Setup, sock: socket.socket, out=sys.stdout) -> NoReturn:
         sock.close()
     print("infogap viz: stopped", file=out, flush=True)
     sys.stderr.flush()
-    # A page left playing keeps SolaraViz's stepping thread alive, and it is not a
+    # A page left playing keeps Mesa's stepping thread alive, and it is not a
     # daemon: leave without waiting for it (nothing is left unwritten).
     os._exit(0)
