@@ -69,18 +69,20 @@ class BeliefStore:
         self.slot_seller[rows] = EMPTY
         self.slot_precision[rows] = 0.0
 
-    def fade(self, forgiveness: float, seller_pool: np.ndarray) -> None:
+    def fade(self, forgiveness: float, seller_pool: np.ndarray, pub_mean: np.ndarray,
+             pub_var: np.ndarray) -> None:
         """Once a step: every belief loses a share `forgetting` of its precision, and each
-        remembered seller's mean drifts a share `forgiveness` back toward the buyer's
-        pooled belief about sellers of that seller's badge pool (what it expects of a
-        stranger), so no memory, good or bad, is for ever."""
+        remembered seller's mean drifts a share `forgiveness` back toward what the buyer
+        would expect of it as a stranger (its public quality, else the pooled belief about
+        its badge pool), so no memory, good or bad, is for ever."""
         keep = 1.0 - self.forgetting
         if keep < 1.0:
             np.maximum(self.pool_precision * keep, self.prior_precision, out=self.pool_precision)
         if keep < 1.0 or forgiveness > 0:
             kernels.fade_slots(self.slot_precision, self.slot_mean, self.slot_seller, keep,
                                self.prior_precision, forgiveness, self.pool_mean,
-                               np.ascontiguousarray(seller_pool, dtype=np.int64))
+                               np.ascontiguousarray(seller_pool, dtype=np.int64), pub_mean,
+                               pub_var)
 
     def pool_spread(self, rows: np.ndarray, pools, noise_var: float) -> np.ndarray:
         """Spread (variance) of quality among the sellers these pooled beliefs are about,
@@ -120,14 +122,16 @@ class BeliefStore:
         return slot
 
     def update_pool(self, buyers: np.ndarray, pools: np.ndarray | int, observed: np.ndarray,
-                    obs_var: np.ndarray | float) -> None:
+                    obs_var: np.ndarray | float, observed_sq: np.ndarray | None = None
+                    ) -> None:
         """Normal-normal update; repeated (buyer, pool) pairs all count (information form)."""
         pools = np.broadcast_to(pools, buyers.shape)
         if len(buyers) == 0:
             return
         info = np.broadcast_to(1.0 / np.asarray(obs_var, dtype=float), buyers.shape)
         target, add_prec, (add_sum, add_sq) = _gather(
-            buyers * self.pools + pools, info, [info * observed, info * observed**2])
+            buyers * self.pools + pools, info,
+            [info * observed, info * (observed**2 if observed_sq is None else observed_sq)])
         m, t, sq = (self.pool_mean.reshape(-1), self.pool_precision.reshape(-1),
                     self.pool_sq.reshape(-1))
         new_prec = t[target] + add_prec

@@ -102,10 +102,12 @@ def find_slots(slot_seller, buyers, sellers):
 
 
 @njit(cache=True)
-def fade_slots(precision, mean, seller, keep, floor, rate, pool_mean, seller_pool):
+def fade_slots(precision, mean, seller, keep, floor, rate, pool_mean, seller_pool, pub_mean,
+               pub_var):
     """In place: remembered beliefs lose a share `1 - keep` of precision (never below
-    `floor`), and their means drift a share `rate` toward the buyer's pooled belief about
-    sellers of the same badge pool (`pool_mean[buyer, seller_pool[seller]]`)."""
+    `floor`), and their means drift a share `rate` toward what the buyer would expect of
+    that seller as a stranger: its public quality where there is any, else the buyer's
+    pooled belief about sellers of its badge pool."""
     n, memory = precision.shape
     for i in range(n):
         for m in range(memory):
@@ -114,7 +116,11 @@ def fade_slots(precision, mean, seller, keep, floor, rate, pool_mean, seller_poo
                 p = precision[i, m] * keep
                 precision[i, m] = p if p > floor else floor
                 if rate > 0.0:
-                    mean[i, m] += rate * (pool_mean[i, seller_pool[j]] - mean[i, m])
+                    if np.isfinite(pub_var[j]):
+                        target = pub_mean[j]
+                    else:
+                        target = pool_mean[i, seller_pool[j]]
+                    mean[i, m] += rate * (target - mean[i, m])
 
 
 @njit(cache=True)

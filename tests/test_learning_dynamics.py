@@ -35,7 +35,8 @@ def test_remembered_beliefs_drift_back_toward_the_pooled_belief():
                         forgetting=0.0)
     slot = store.remember(np.array([0]), np.array([3]), np.array([0.0]), np.array([1e6]), 0)
     for _ in range(50):
-        store.fade(0.05, seller_pool=np.zeros(10, dtype=np.int64))
+        store.fade(0.05, seller_pool=np.zeros(10, dtype=np.int64), pub_mean=np.zeros(10),
+                   pub_var=np.full(10, np.inf))
     believed = store.slot_mean[0, slot[0]]
     assert 0.5 * (1 - 0.95**50) - 1e-12 <= believed <= 0.5  # 0.05 of the way, each step
     assert believed > 0.45
@@ -80,6 +81,22 @@ def test_pooled_beliefs_learn_that_only_lemons_are_left():
     spread = m.beliefs.pool_spread(buyers, 0, m.noise_var)
     assert np.median(spread) < 0.25 * population_var
     assert model.metrics["volume"] > 20  # loss-averse buyers keep buying the lemons
+
+
+def test_pooled_beliefs_keep_the_spread_of_quality_that_is_still_on_offer():
+    # Akerlof's market with buyers who value quality at 3: pooled trade survives, so
+    # every kind of seller keeps selling and the spread stays.
+    market = {"buyers": 200, "sellers": 100, "capacity": 1, "pricing": "market",
+              "identity": "anonymous", "information": "asymmetric",
+              "taste": {"value": 3.0}, "trust": {"leave_below": 0.0}}
+    model = MarketModel(market, rng=7)
+    for _ in range(60):
+        model.step()
+    m = model.market
+    traded_var = float(np.var(model.trades.made))
+    spread = np.median(m.beliefs.pool_spread(m.active_buyers(), 0, m.noise_var))
+    assert traded_var > 0.03
+    assert 0.6 * traded_var < spread < 1.6 * traded_var
 
 
 def test_market_price_does_not_stall_above_a_reservation_price_nobody_meets():

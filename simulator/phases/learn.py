@@ -22,9 +22,10 @@ def learn(m: MarketState, t: Trades) -> None:
         # Everyone hears how blind purchases from each pool turned out on average.
         listeners = m.active_buyers()
         for k in np.unique(pool[pooled]):
-            heard = quality[pooled & (pool == k)].mean()
-            bel.update_pool(listeners, k, np.full(len(listeners), heard),
-                            m.pool_obs_var / feedback)
+            news = quality[pooled & (pool == k)]  # an average, and how much it varied
+            bel.update_pool(listeners, k, np.full(len(listeners), news.mean()),
+                            m.pool_obs_var / feedback,
+                            np.full(len(listeners), (news**2).mean()))
     hidden = m.learnable(seller)  # nothing to learn about exact public quality
     if m.remembers and hidden.any():
         w, j = who[hidden], seller[hidden]

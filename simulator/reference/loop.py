@@ -212,8 +212,10 @@ class RefBuyer(mesa.Agent):
             for slot in self.known.values():
                 slot[1] = max(slot[1] * keep, m.prior_precision)
         forgiveness = m.params.beliefs.forgiveness
-        for slot in self.known.values():
-            slot[0] += forgiveness * (self.pool_mean - slot[0])
+        for seller, slot in self.known.items():
+            # toward what it would expect of this seller as a stranger
+            target = seller.pub_mean if math.isfinite(seller.pub_var) else self.pool_mean
+            slot[0] += forgiveness * (target - slot[0])
 
     def pool_spread(self) -> float:
         """Variance of quality among unknown sellers, as learnt from noisy observations."""
@@ -269,14 +271,15 @@ class RefBuyer(mesa.Agent):
         self.delivered = seller.quality + m.params.quality_noise * m.random.gauss(0.0, 1.0)
 
     # --------------------------------------------------------------- learn
-    def learn(self, market_news: float | None) -> None:
+    def learn(self, market_news: tuple[float, float] | None) -> None:
         """Update beliefs from own purchase and the market's news, then trust."""
         m, p = self.model, self.model.params
         o = self.bought
         if o is not None and o.blind:  # evidence about what unknown sellers are worth
             self._update_pool(self.delivered, m.pool_obs_var)
         if market_news is not None:
-            self._update_pool(market_news, m.pool_obs_var / p.beliefs.market_feedback)
+            mean, mean_sq = market_news  # the average blind purchase, and its square's
+            self._update_pool(mean, m.pool_obs_var / p.beliefs.market_feedback, mean_sq)
         if o is None:
             if not self.choices:
                 self.find_nothing()
@@ -302,11 +305,13 @@ class RefBuyer(mesa.Agent):
         """Nothing worth buying this step: the buyer trusts the market a little less."""
         self.trust *= 1 - self.model.params.trust.idle_loss
 
-    def _update_pool(self, observed: float, obs_var: float) -> None:
+    def _update_pool(self, observed: float, obs_var: float,
+                     observed_sq: float | None = None) -> None:
         precision = self.pool_precision + 1.0 / obs_var
         weight = 1.0 / (obs_var * precision)
         self.pool_mean += weight * (observed - self.pool_mean)
-        self.pool_sq += weight * (observed ** 2 - self.pool_sq)
+        sq = observed ** 2 if observed_sq is None else observed_sq
+        self.pool_sq += weight * (sq - self.pool_sq)
         self.pool_precision = precision
 
     # --------------------------------------------------------------- churn
@@ -429,7 +434,7 @@ class ReferenceMarket(mesa.Model):
             self.buyers.shuffle_do("choose")
             self._settle()
             blind = [b.delivered for b in self.trades if b.bought.blind]
-            news = (sum(blind) / len(blind)
+            news = ((sum(blind) / len(blind), sum(x * x for x in blind) / len(blind))
                     if blind and p.beliefs.market_feedback > 0 else None)
             self.buyers.do("learn", news)
         else:
