@@ -138,8 +138,10 @@ class TrustParams:
     lapse: int = _f(0, "A buyer who finds nothing worth buying this many steps in a row "
                     "gives up and leaves (0 = never).", range=(0, 1_000_000))
     idle_loss: float = _f(0.02, "After a step in which it found nothing worth buying, market "
-                          "trust moves this share of the way to 0 (a market that keeps "
-                          "refusing a buyer loses its trust).", range=(0.0, 1.0))
+                          "trust moves this share of the way to 0, but not below "
+                          "leave_below / (1 - loss) (a market that keeps refusing a buyer "
+                          "loses its trust; leaving itself follows bad experiences or "
+                          "lapse).", range=(0.0, 1.0))
 
 
 @dataclass

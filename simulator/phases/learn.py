@@ -43,8 +43,13 @@ def learn(m: MarketState, t: Trades) -> None:
     b.losses[who] += ~good
     # A buyer that found nothing worth buying trusts the market a little less (one that
     # wanted to buy but was turned away by capacity learns nothing about the market).
+    # Refusals alone wear trust down, but not to where one disappointment would make the
+    # buyer leave: leaving follows bad experiences, or `trust.lapse` idle steps.
     if t.refused is not None and len(t.refused):
-        b.trust[t.refused] *= 1 - tp["idle_loss"][b.segment[t.refused]]
+        r, seg = t.refused, b.segment[t.refused]
+        floor = tp["leave_below"][seg] / np.maximum(1 - tp["loss"][seg], 1e-12)
+        worn = b.trust[r] * (1 - tp["idle_loss"][seg])
+        b.trust[r] = np.maximum(worn, np.minimum(b.trust[r], floor))
     for mech in m.mechanisms:
         mech.after_trade(m, t)
 

@@ -302,8 +302,11 @@ class RefBuyer(mesa.Agent):
             self.trust *= 1 - t.loss
 
     def find_nothing(self) -> None:
-        """Nothing worth buying this step: the buyer trusts the market a little less."""
-        self.trust *= 1 - self.model.params.trust.idle_loss
+        """Nothing worth buying this step: the buyer trusts the market a little less, but
+        not to where one disappointment would make it leave."""
+        t = self.model.params.trust
+        floor = t.leave_below / max(1 - t.loss, 1e-12)
+        self.trust = max(self.trust * (1 - t.idle_loss), min(self.trust, floor))
 
     def _update_pool(self, observed: float, obs_var: float,
                      observed_sq: float | None = None) -> None:
