@@ -1,8 +1,10 @@
 """`infogap` command line. Each feature module registers its own subcommands.
 
 A feature module exposes `register(subparsers)`, adding parsers whose
-`func(args) -> int` does the work. User mistakes raise `UserError` (or
-`ParamError`), printed as one line with exit status 2.
+`func(args) -> int` does the work. User mistakes raise `UserError` (a
+`ConfigError` for configuration), printed as one line with exit status 2. A
+command module that fails to import is a broken installation: the error
+propagates rather than the command silently vanishing from the help.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import argparse
 import importlib
 import sys
 
-from .errors import UserError
-from .params import ParamError
+from . import __version__
+from .errors import UserError, one_line
 
 #: Modules that contribute subcommands, in help order.
 COMMAND_MODULES = (
@@ -23,33 +25,39 @@ COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag ends in one line (the usage is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="infogap",
         description="Agent-based market simulator of information asymmetry and trust.",
     )
+    parser.add_argument("--version", action="version", version=f"infogap {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # feature not built yet
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        hint = " (--set takes one KEY=VALUE; repeat --set for each key)" if "--set" in argv else ""
+        parser.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
-    except (UserError, ParamError) as exc:
-        print(f"infogap: error: {exc}", file=sys.stderr)
+    except UserError as exc:
+        print(f"infogap: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("infogap: interrupted; nothing was written", file=sys.stderr)

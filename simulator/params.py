@@ -8,10 +8,19 @@ docs/scenarios.md, so the three can never disagree.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, get_type_hints
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .config import build, flatten_dotted, schema_field, set_dotted, setting, suggest
+from .config import iter_fields as _schema_fields
+from .errors import ConfigError
+
+#: Every parameter mistake is a ConfigError (file, key path, expected, found).
+ParamError = ConfigError
+
+__all__ = ["MarketParams", "ParamError", "flatten_dotted", "iter_fields", "set_dotted",
+           "suggest", "market_field"]
 
 INFORMATION_REGIMES = ("transparent", "asymmetric", "noisy", "delayed")
 PRICING_POLICIES = ("market", "markup", "adaptive")
@@ -31,14 +40,7 @@ MAX_SELLERS = 200_000
 
 def _f(default, doc: str, *, range=None, choices=None, factory=None):
     """A dataclass field carrying the documentation and the accepted values."""
-    meta = {"doc": doc}
-    if range is not None:
-        meta["range"] = range
-    if choices is not None:
-        meta["choices"] = choices
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
+    return setting(default, doc, range=range, choices=choices, factory=factory)
 
 
 @dataclass
@@ -404,9 +406,17 @@ class MarketParams:
         return dataclasses.asdict(self)
 
     def replace(self, **changes: Any) -> MarketParams:
-        """A copy with dotted-key overrides, e.g. replace(**{"prospect.lam": 1.0})."""
+        """A copy with dotted-key overrides, e.g. replace(**{"prospect.lam": 1.0}).
+
+        Only existing keys may change: a key naming no parameter, or a buyer segment the
+        market does not have, is refused rather than created.
+        """
         tree = self.to_dict()
         for key, value in changes.items():
+            check_existing_segment(key, list(self.segments), key)
+            if market_field(key) is None:
+                raise ConfigError(key, "a market key", key, message=(
+                    f"{key}: unknown market key{suggest(key, _MARKET_KEYS)}"))
             set_dotted(tree, key, value)
         return MarketParams.from_dict(tree)
 
@@ -414,163 +424,89 @@ class MarketParams:
     def from_dict(cls, data: dict[str, Any] | None = None, *, where: str = "market"
                   ) -> MarketParams:
         """Build validated parameters from a (possibly partial) nested dict."""
-        data = dict(data or {})
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(where, "a table", data)
+        data = dict(data)
         segments = data.pop("segments", {})
-        params = _build(cls, data, where)
+        params = build(cls, data, where)
         params.segments = _build_segments(segments, data, f"{where}.segments")
         _check_consistency(params, where)
         return params
 
 
-class ParamError(ValueError):
-    """A parameter problem, located by its dotted key path."""
-
-    def __init__(self, path: str, expected: str, found: Any = None, *, message: str | None = None):
-        self.path, self.expected, self.found = path, expected, found
-        super().__init__(message or f"{path}: expected {expected}, found {_show(found)}")
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return repr(value)
-    return f"{value!r} ({type(value).__name__})"
-
-
-_HINTS: dict[type, dict[str, Any]] = {}
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    if cls not in _HINTS:
-        _HINTS[cls] = get_type_hints(cls)
-    return _HINTS[cls]
-
-
-def suggest(name: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _build(cls: type, data: Any, where: str):
-    if not isinstance(data, dict):
-        raise ParamError(where, "a table", data)
-    names = [f.name for f in fields(cls)]
-    for key in data:
-        if key not in names:
-            raise ParamError(
-                f"{where}.{key}", "a known key", key,
-                message=f"{where}.{key}: unknown key{suggest(key, names)}; "
-                f"known keys here: {', '.join(names)}",
-            )
-    hints = _hints(cls)
-    values = {}
-    for f in fields(cls):
-        if f.name not in data:
-            continue
-        path = f"{where}.{f.name}"
-        kind = hints[f.name]
-        if is_dataclass(kind):
-            values[f.name] = _build(kind, data[f.name], path)
-        else:
-            values[f.name] = _coerce(kind, data[f.name], path, f.metadata)
-    return cls(**values)
+#: Segment names that mean something else in the outputs ("all" is the market-wide row).
+RESERVED_SEGMENT_NAMES = ("all",)
+#: A segment name becomes a column value and a dotted-key part: no dots, no spaces.
+SEGMENT_NAME_RULE = "a segment name of letters, digits, '_' or '-' (at most 64)"
+_SEGMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 def _build_segments(segments: Any, market: dict, where: str) -> dict[str, SegmentParams]:
     """Each segment starts from the market's own taste/prospect/trust tables."""
     if not isinstance(segments, dict):
-        raise ParamError(where, "a table of named segments", segments)
+        raise ConfigError(where, "a table of named segments", segments)
     built = {}
     for name, seg in segments.items():
+        if not _SEGMENT_NAME.match(name):
+            raise ConfigError(f"{where}.{name}", SEGMENT_NAME_RULE, name)
+        if name.lower() in RESERVED_SEGMENT_NAMES:
+            raise ConfigError(f"{where}.{name}", f"a segment name other than "
+                              f"{', '.join(RESERVED_SEGMENT_NAMES)} (reserved for the "
+                              "market-wide rows of the outputs)", name)
         if not isinstance(seg, dict):
-            raise ParamError(f"{where}.{name}", "a table", seg)
+            raise ConfigError(f"{where}.{name}", "a table", seg)
         merged = dict(seg)
         for table in SEGMENT_TABLES:
             base = market.get(table, {})
             if isinstance(base, dict) and isinstance(seg.get(table, {}), dict):
                 merged[table] = {**base, **seg.get(table, {})}
-        built[name] = _build(SegmentParams, merged, f"{where}.{name}")
+        built[name] = build(SegmentParams, merged, f"{where}.{name}")
     if built:
         total = sum(seg.share for seg in built.values())
         if abs(total - 1.0) > 1e-9:
-            raise ParamError(where, "segment shares that add up to 1", round(total, 12))
+            raise ConfigError(where, "segment shares that add up to 1", round(total, 12))
     return built
 
 
-def _coerce(kind: type, value: Any, path: str, meta: dict) -> Any:
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ParamError(path, "true or false", value)
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-        ):
-            raise ParamError(path, "a whole number", value)
-        value = int(value)
-    elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ParamError(path, "a number", value)
-        value = float(value)
-        if not math.isfinite(value):
-            raise ParamError(path, "a finite number", value)
-    elif kind is str:
-        if not isinstance(value, str):
-            raise ParamError(path, "a string", value)
-    choices = meta.get("choices")
-    if choices is not None and value not in choices:
-        raise ParamError(path, f"one of {', '.join(choices)}{suggest(str(value), list(choices))}",
-                         value)
-    bounds = meta.get("range")
-    if bounds is not None and not bounds[0] <= value <= bounds[1]:
-        raise ParamError(path, f"a value in [{bounds[0]}, {bounds[1]}]", value)
-    return value
-
-
 def _check_consistency(p: MarketParams, where: str) -> None:
+    """Ranges whose low end must not exceed the high end, in the market and every segment."""
     if p.quality.low > p.quality.high:
-        raise ParamError(f"{where}.quality.low", f"at most quality.high ({p.quality.high})",
-                         p.quality.low)
-    if p.taste.low > p.taste.high:
-        raise ParamError(f"{where}.taste.low", f"at most taste.high ({p.taste.high})",
-                         p.taste.low)
-
-
-def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
-    """Set `a.b.c` in a nested dict, creating tables on the way."""
-    parts = key.split(".")
-    node = tree
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ParamError(key, "a path through tables", node)
-    node[parts[-1]] = value
-
-
-def flatten_dotted(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Dotted key -> value for every leaf of a nested dict (the inverse of set_dotted)."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flatten_dotted(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+        raise ConfigError(f"{where}.quality.low", f"at most quality.high ({p.quality.high})",
+                          p.quality.low)
+    tastes = [("", p.taste)] + [(f"segments.{name}.", seg.taste)
+                                for name, seg in p.segments.items()]
+    for prefix, taste in tastes:
+        if taste.low > taste.high:
+            raise ConfigError(f"{where}.{prefix}taste.low",
+                              f"at most {prefix}taste.high ({taste.high})", taste.low)
 
 
 def iter_fields(cls: type = MarketParams, prefix: str = ""):
     """Yield (dotted key, type name, default, field metadata) for every leaf parameter."""
-    hints = _hints(cls)
-    defaults = cls()
-    for f in fields(cls):
-        kind = hints[f.name]
-        key = f"{prefix}{f.name}"
-        if f.name == "segments":
-            yield from iter_fields(SegmentParams, key + ".NAME.")
-        elif is_dataclass(kind):
-            yield from iter_fields(kind, key + ".")
-        else:
-            yield key, kind.__name__, getattr(defaults, f.name), f.metadata
+    return _schema_fields(cls, prefix)
+
+
+_MARKET_KEYS = [key for key, *_ in _schema_fields(MarketParams)]
+
+
+def market_field(key: str) -> tuple[str, dict] | None:
+    """(type name, metadata) of market leaf `key` (without "market."), or None."""
+    return schema_field(MarketParams, key)
+
+
+def market_keys() -> list[str]:
+    """Every market leaf as a dotted key (segments as segments.NAME.KEY)."""
+    return list(_MARKET_KEYS)
+
+
+def check_existing_segment(key: str, names: list[str], where: str) -> None:
+    """Refuse a dotted market key (without "market.") naming a segment not in `names`:
+    overrides and factors may change segments, never create one by a typo."""
+    parts = key.split(".")
+    if len(parts) >= 3 and parts[0] == "segments" and parts[1] not in names:
+        raise ConfigError(where, "an existing buyer segment", parts[1], message=(
+            f"{where}: no buyer segment named '{parts[1]}' in the scenario"
+            f"{suggest(parts[1], names)} "
+            f"(segments: {', '.join(names) or 'none'}; only existing segments can be set)"))

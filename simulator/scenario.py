@@ -12,13 +12,28 @@ from __future__ import annotations
 import copy
 import math
 import re
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
-from .params import MarketParams, ParamError, _build, iter_fields, set_dotted, suggest
+from . import config
+from .config import (
+        build,
+    check_keys,
+    check_name,
+    default_name,
+    iter_fields,
+    parse_assignment,
+    set_dotted,
+    setting,
+    suggest,
+)
+from .errors import ConfigError
+from .limits import check_fits_in_memory, check_total_steps
+from .params import MarketParams, check_existing_segment, market_field, market_keys
+
+__all__ = ["Scenario", "ScenarioSettings", "parse_assignment", "read_toml", "deep_merge",
+           "key_tables", "docs_with_tables"]
 
 TOP_LEVEL_KEYS = ("scenario", "market", "arms")
 ARM_KEYS = ("description", "market")
@@ -26,42 +41,29 @@ ARM_KEYS = ("description", "market")
 #: Replications x steps x arms above this is refused as almost certainly a typo.
 MAX_STEPS = 1_000_000
 MAX_REPLICATIONS = 10_000
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ARM_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # no dots: keys are dotted
-
-
-def _setting(default, doc: str, *, range=None, shown_default: str | None = None,
-             shown_range: str | None = None):
-    meta: dict[str, Any] = {"doc": doc}
-    if shown_range is not None:
-        meta["shown_range"] = shown_range
-    if range is not None:
-        meta["range"] = range
-    if shown_default is not None:
-        meta["shown_default"] = shown_default
-    return field(default=default, metadata=meta)
 
 
 @dataclass
 class ScenarioSettings:
     """The `[scenario]` table: what to call the study and how to run it."""
 
-    name: str = _setting("", "Name of the study; results go to results/NAME/. Letters, digits, "
-                         "'_', '-', '.'.", shown_default="the file name without .toml")
-    description: str = _setting("", "What the scenario shows; printed at the top of the report.")
-    steps: int = _setting(100, "Steps (shopping periods) per run.", range=(1, MAX_STEPS))
-    replications: int = _setting(10, "Runs per arm. Replication r of every arm uses the same "
+    name: str = setting("", "Name of the study; results go to results/NAME/. Letters, digits, "
+                        "'_', '-', '.'.", shown_default="the file name without .toml")
+    description: str = setting("", "What the scenario shows; printed at the top of the report.")
+    steps: int = setting(100, "Steps (shopping periods) per run.", range=(1, MAX_STEPS))
+    replications: int = setting(10, "Runs per arm. Replication r of every arm uses the same "
                                  "random streams (common random numbers).",
                                  range=(1, MAX_REPLICATIONS))
-    seed: int = _setting(0, "Root seed; replication seeds are spawned from it.",
+    seed: int = setting(0, "Root seed; replication seeds are spawned from it.",
                          range=(0, 2**63 - 1))
-    window: float = _setting(0.3, "Fraction of the final steps averaged into each "
+    window: float = setting(0.3, "Fraction of the final steps averaged into each "
                              "replication's summary value.", range=(0.0, 1.0),
-                             shown_range="above 0, up to 1")
-    early: float = _setting(0.0, "Fraction of the first steps also summarised as the early "
+                            shown_range="above 0, up to 1", expected="a fraction in (0, 1]")
+    early: float = setting(0.0, "Fraction of the first steps also summarised as the early "
                             "period (early_summary.csv, early_comparison.csv), where "
                             "short-term effects show; 0 = none.", range=(0.0, 1.0))
-    baseline: str = _setting("", "The arm every other arm is compared to.",
+    baseline: str = setting("", "The arm every other arm is compared to.",
                              shown_default="the first arm")
 
 
@@ -76,8 +78,8 @@ class Scenario:
         where = str(self.path) if self.path is not None else "scenario"
         try:
             self._validate(copy.deepcopy(data), self.overrides)
-        except ParamError as exc:
-            raise UserError(f"{where}: {_located(exc, self.overrides)}") from None
+        except ConfigError as exc:
+            raise _located(exc, self.overrides).located(where) from None
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -98,37 +100,43 @@ class Scenario:
     # -- validation ---------------------------------------------------------------------
     def _validate(self, data: dict[str, Any], overrides: dict[str, Any]) -> None:
         if not isinstance(data, dict):
-            raise ParamError("(top level)", "a TOML document", data)
+            raise ConfigError("(top level)", "a TOML document", data)
+        check_keys(data, TOP_LEVEL_KEYS, "", "a scenario has only [scenario], [market] and "
+                   "[arms.NAME] tables", what="top-level table")
+        for key in ("scenario", "market"):
+            if key in data and not isinstance(data[key], dict):
+                raise ConfigError(key, f"a [{key}] table", data[key])
         for key in overrides:
             _check_override_key(key, data)
         for key, value in overrides.items():
             set_dotted(data, key, value)
-        for key in data:
-            if key not in TOP_LEVEL_KEYS:
-                raise ParamError(key, "a known key", key, message=(
-                    f"{key}: unknown top-level table{suggest(key, list(TOP_LEVEL_KEYS))}; "
-                    f"a scenario has only [scenario], [market] and [arms.NAME] tables"))
 
-        settings = _build(ScenarioSettings, data.get("scenario", {}), "scenario")
+        settings = build(ScenarioSettings, data.get("scenario", {}), "scenario")
         if not settings.window > 0:
-            raise ParamError("scenario.window", "a fraction in (0, 1]", settings.window)
-        stem = self.path.stem if self.path is not None else "scenario"
-        settings.name = settings.name or stem
-        if not _NAME_PATTERN.match(settings.name):
-            raise ParamError("scenario.name", "letters, digits, '_', '-' or '.' (at most 64, "
-                             "usable as a folder name)", settings.name)
+            raise ConfigError("scenario.window", "a fraction in (0, 1]", settings.window)
+        if settings.name:
+            check_name(settings.name, "scenario.name")
+        else:
+            stem = self.path.stem if self.path is not None else "scenario"
+            settings.name = default_name(stem, "scenario")
 
         base = data.get("market", {})
-        MarketParams.from_dict(base, where="market")  # locate base mistakes under "market."
+        # locate mistakes of the base market (and a base too big for this machine) under "market."
+        check_fits_in_memory(MarketParams.from_dict(base, where="market"), settings.steps,
+                             "market")
         self.arms = _build_arms(data.get("arms"), base)
         self.arm_descriptions = {
             name: table.get("description", "") for name, table in data["arms"].items()
         }
         baseline = settings.baseline or next(iter(self.arms))
         if baseline not in self.arms:
-            raise ParamError("scenario.baseline", f"the name of an arm "
-                             f"({', '.join(self.arms)}){suggest(baseline, list(self.arms))}",
-                             baseline)
+            raise ConfigError("scenario.baseline", f"the name of an arm "
+                              f"({', '.join(self.arms)}){suggest(baseline, list(self.arms))}",
+                              baseline)
+        check_total_steps(settings.steps, settings.replications, len(self.arms),
+                          "scenario.steps")
+        for name, params in self.arms.items():
+            check_fits_in_memory(params, settings.steps, f"arms.{name}.market")
 
         self.name = settings.name
         self.description = settings.description
@@ -155,64 +163,34 @@ class Scenario:
                 f"replications={self.replications}, seed={self.seed})")
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """The parsed file, or a UserError saying why it cannot be read."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such scenario file") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a folder, expected a scenario .toml file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read the file ({exc.strerror})") from None
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: expected UTF-8 text, found an undecodable byte at offset "
-                        f"{exc.start}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML: {exc}") from None
-
-
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """`KEY=VALUE` from the command line; VALUE is read as TOML, or as a bare string."""
-    key, sep, value = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise UserError(f"--set {text}: expected KEY=VALUE, e.g. --set market.buyers=200")
-    value = value.strip()
-    try:
-        return key, tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        return key, value
+def read_toml(path: Path, what: str = "scenario") -> dict[str, Any]:
+    """The parsed file, or a UserError saying why it cannot be read (see config.read_toml)."""
+    return config.read_toml(path, what)
 
 
 def _build_arms(arms: Any, base: dict[str, Any]) -> dict[str, MarketParams]:
     if arms is None or arms == {}:
-        raise ParamError("arms", "at least one [arms.NAME] table (e.g. [arms.transparent.market] "
-                         "with information = \"transparent\")", "none",
-                         message="arms: expected at least one [arms.NAME] table (e.g. "
-                         "[arms.transparent.market] with information = \"transparent\"), "
-                         "found none")
+        raise ConfigError("arms", "at least one [arms.NAME] table (e.g. [arms.transparent.market] "
+                          "with information = \"transparent\")", "none",
+                          message="arms: expected at least one [arms.NAME] table (e.g. "
+                          "[arms.transparent.market] with information = \"transparent\"), "
+                          "found none")
     if not isinstance(arms, dict):
-        raise ParamError("arms", "tables [arms.NAME]", arms)
+        raise ConfigError("arms", "tables [arms.NAME]", arms)
     merged = {}
     for name, table in arms.items():
         where = f"arms.{name}"
         if not _ARM_PATTERN.match(name):
-            raise ParamError(where, "an arm name of letters, digits, '_' or '-'", name)
+            raise ConfigError(where, "an arm name of letters, digits, '_' or '-'", name)
         if not isinstance(table, dict):
-            raise ParamError(where, "a table", table)
-        for key in table:
-            if key not in ARM_KEYS:
-                raise ParamError(f"{where}.{key}", "a known key", key, message=(
-                    f"{where}.{key}: unknown key{suggest(key, list(ARM_KEYS))}; an arm has "
-                    f"'description' and a [{where}.market] table of overrides"))
+            raise ConfigError(where, "a table", table)
+        check_keys(table, ARM_KEYS, where, f"an arm has 'description' and a [{where}.market] "
+                   "table of overrides")
         if not isinstance(table.get("description", ""), str):
-            raise ParamError(f"{where}.description", "a string", table["description"])
+            raise ConfigError(f"{where}.description", "a string", table["description"])
         own = table.get("market", {})
         if not isinstance(own, dict):
-            raise ParamError(f"{where}.market", "a table", own)
+            raise ConfigError(f"{where}.market", "a table", own)
         merged[name] = MarketParams.from_dict(deep_merge(base, own), where=f"{where}.market")
     return merged
 
@@ -228,65 +206,64 @@ def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _market_keys() -> list[str]:
-    return [key for key, *_ in iter_fields(MarketParams)]
-
-
-def _is_market_key(dotted: str) -> bool:
-    """Whether `dotted` names a market leaf; a `NAME` part in the schema matches any name."""
-    parts = dotted.split(".")
-    for key in _market_keys():
-        pattern = key.split(".")
-        if len(pattern) == len(parts) and all(
-                p == "NAME" or p == q for p, q in zip(pattern, parts, strict=True)):
-            return True
-    return False
+def _segment_names(*markets: Any) -> list[str]:
+    """The buyer segments named in these market tables (as a file gives them)."""
+    names: list[str] = []
+    for market in markets:
+        segments = market.get("segments") if isinstance(market, dict) else None
+        if isinstance(segments, dict):
+            names += [n for n in segments if n not in names]
+    return names
 
 
 def _check_override_key(key: str, data: dict[str, Any]) -> None:
     """Refuse an override that does not name a real key, before it can create one."""
     parts = key.split(".")
     head = parts[0]
+    where = f"--set {key}"
     if head == "scenario" and len(parts) == 2:
         names = [f.name for f in fields(ScenarioSettings)]
         if parts[1] in names:
             return
         raise _unknown_override(key, [f"scenario.{n}" for n in names])
     if head == "market":
-        if _is_market_key(".".join(parts[1:])):
-            return
-        raise _unknown_override(key, [f"market.{k}" for k in _market_keys()])
+        if market_field(".".join(parts[1:])) is None:
+            raise _unknown_override(key, [f"market.{k}" for k in market_keys()])
+        check_existing_segment(".".join(parts[1:]), _segment_names(data.get("market")), where)
+        return
     if head == "arms" and len(parts) >= 4 and parts[2] == "market":
         arms = data.get("arms") if isinstance(data.get("arms"), dict) else {}
         if parts[1] not in arms:
-            raise ParamError(key, "an existing arm", parts[1], message=(
+            raise ConfigError(key, "an existing arm", parts[1], message=(
                 f"--set {key}: no arm named '{parts[1]}'{suggest(parts[1], list(arms))}; "
                 f"arms: {', '.join(arms) or 'none'}"))
-        if _is_market_key(".".join(parts[3:])):
-            return
-        raise _unknown_override(key, [f"arms.{parts[1]}.market.{k}" for k in _market_keys()])
-    raise ParamError(key, "a known key", key, message=(
+        if market_field(".".join(parts[3:])) is None:
+            raise _unknown_override(key, [f"arms.{parts[1]}.market.{k}" for k in market_keys()])
+        arm = arms[parts[1]]
+        own = arm.get("market") if isinstance(arm, dict) else None
+        check_existing_segment(".".join(parts[3:]), _segment_names(data.get("market"), own),
+                               where)
+        return
+    raise ConfigError(key, "a known key", key, message=(
         f"--set {key}: unknown key; expected scenario.KEY, market.KEY or "
-        f"arms.NAME.market.KEY{suggest(key, [f'market.{k}' for k in _market_keys()])}"))
+        f"arms.NAME.market.KEY{suggest(key, [f'market.{k}' for k in market_keys()])}"))
 
 
-def _unknown_override(key: str, options: list[str]) -> ParamError:
+def _unknown_override(key: str, options: list[str]) -> ConfigError:
     inside = [o for o in options if o.startswith(key + ".")]
     if inside:
-        return ParamError(key, "a key", key, message=(
+        return ConfigError(key, "a key", key, message=(
             f"--set {key}: is a table, set one of its keys: {', '.join(inside)}"))
-    return ParamError(key, "a known key", key,
-                      message=f"--set {key}: unknown key{suggest(key, options)}")
+    return ConfigError(key, "a known key", key,
+                       message=f"--set {key}: unknown key{suggest(key, options)}")
 
 
-def _located(exc: ParamError, overrides: dict[str, Any]) -> str:
-    """The error message, saying when the offending value came from the command line."""
-    text = str(exc)
-    if text.startswith("--set "):
-        return text
-    if exc.path in overrides and text.startswith(exc.path):
-        return f"{exc.path} (set on the command line){text[len(exc.path):]}"
-    return text
+def _located(exc: ConfigError, overrides: dict[str, Any]) -> ConfigError:
+    """The error, saying when the offending value came from the command line."""
+    text = exc.detail
+    if not text.startswith("--set ") and exc.path in overrides and text.startswith(exc.path):
+        exc.detail = f"{exc.path} (set on the command line){text[len(exc.path):]}"
+    return exc
 
 
 # -- documentation ------------------------------------------------------------------------

@@ -273,7 +273,7 @@ def test_run_panel_then_churn_end_to_end(tmp_path, capsys):
     out = tmp_path / "segments"
     assert main(["run", str(ROOT / "scenarios" / "segments.toml"), "--out", str(out),
                  "--panel", "--quiet", "--replications", "3", "--steps", "30",
-                 "--set", "market.buyers=80", "market.sellers=15"]) == 0
+                 "--set", "market.buyers=80", "--set", "market.sellers=15"]) == 0
     assert find_panel(out).name == "panel.csv"
     assert main(["churn", str(out), "--out", str(tmp_path / "c"), "--quiet"]) == 0
     assert {p.name for p in (tmp_path / "c").iterdir()} == CHURN_FILES

@@ -245,13 +245,22 @@ def test_validate_reports_every_file(scenario_file, tmp_path, capsys):
 
 
 def test_validate_does_not_run(scenario_file, monkeypatch):
-    import simulator.model
+    """Every run, whatever path it takes, steps a MarketModel: count the steps."""
+    from simulator.model import MarketModel, simulate
 
-    def boom(*args, **kwargs):
-        raise AssertionError("validate must not run the market")
+    steps = []
+    original = MarketModel.step
 
-    monkeypatch.setattr(simulator.model, "run_market", boom)
-    assert main(["validate", str(scenario_file())]) == 0
+    def counted(self, *args, **kwargs):
+        steps.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MarketModel, "step", counted)
+    path = scenario_file()
+    assert main(["validate", str(path)]) == 0
+    assert steps == []
+    simulate(Scenario.load(path).arms["asymmetric"], 3, 0)  # the counter sees a real run
+    assert len(steps) == 3
 
 
 def test_docs_list_every_key_and_are_up_to_date():

@@ -6,9 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import UserError
-from ..params import ParamError
-from ..scenario import Scenario, parse_assignment
+from ..errors import UserError, one_line
+from ..scenario import Scenario, parse_assignment, read_toml
 
 
 def register(subparsers) -> None:
@@ -26,10 +25,10 @@ def register(subparsers) -> None:
                      help="steps per run (default: the scenario's)")
     run.add_argument("--seed", metavar="S", type=_whole,
                      help="root seed (default: the scenario's)")
-    run.add_argument("--set", metavar="KEY=VALUE", dest="assignments", action="extend",
-                     nargs="+", default=[],
-                     help="override a key, e.g. --set market.buyers=200 "
-                     "arms.transparent.market.information=noisy (arms still override "
+    run.add_argument("--set", metavar="KEY=VALUE", dest="assignments", action="append",
+                     default=[],
+                     help="override one key (repeatable), e.g. --set market.buyers=200 "
+                     "--set arms.transparent.market.information=noisy (arms still override "
                      "[market])")
     run.add_argument("--workers", metavar="N", type=_whole, default=1,
                      help="processes to run replications on (results are identical for any N)")
@@ -40,10 +39,11 @@ def register(subparsers) -> None:
     run.set_defaults(func=run_command)
 
     validate = subparsers.add_parser(
-        "validate", help="check scenario files without running them",
-        description="Check scenario files: syntax, keys, types and ranges. Exit status 2 if "
-        "any file has a problem.")
-    validate.add_argument("scenarios", metavar="SCENARIO", nargs="+", help="scenario files")
+        "validate", help="check scenario and experiment files without running them",
+        description="Check scenario and experiment files: syntax, keys, types, ranges, and "
+        "sizes this machine can take. Exit status 2 if any file has a problem.")
+    validate.add_argument("scenarios", metavar="FILE", nargs="+",
+                          help="scenario or experiment files (.toml)")
     validate.set_defaults(func=validate_command)
 
 
@@ -87,11 +87,25 @@ def validate_command(args) -> int:
     status = 0
     for path in args.scenarios:
         try:
-            s = Scenario.load(path)
-        except (UserError, ParamError) as exc:
-            print(f"infogap: error: {exc}", file=sys.stderr)
+            print(f"ok: {path}: {_validated(Path(path))}")
+        except UserError as exc:
+            print(f"infogap: error: {one_line(str(exc))}", file=sys.stderr)
             status = 2
-            continue
-        print(f"ok: {path}: {s.name}, arms {', '.join(s.arm_names)} (baseline {s.baseline}), "
-              f"{s.replications} replications x {s.steps} steps")
     return status
+
+
+#: Tables only an experiment file has; a file with any of them is validated as one.
+EXPERIMENT_TABLES = ("experiment", "factors", "fixed", "analyze")
+
+
+def _validated(path: Path) -> str:
+    """Validate a scenario or experiment file; what it would run, in one line."""
+    if any(table in read_toml(path) for table in EXPERIMENT_TABLES):
+        from ..sweep.experiment import count_runs, load_experiment
+
+        e = load_experiment(path)
+        return (f"experiment {e.name}, scenario {e.scenario_path}, design {e.design}, "
+                f"{len(e.factors)} factors, {count_runs(e):,} runs x {e.steps} steps")
+    s = Scenario.load(path)
+    return (f"{s.name}, arms {', '.join(s.arm_names)} (baseline {s.baseline}), "
+            f"{s.replications} replications x {s.steps} steps")

@@ -9,13 +9,14 @@ its own child of the experiment seed, independent of the runs' streams.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import qmc
 
-from .experiment import Experiment, Factor
+if TYPE_CHECKING:  # experiment.py counts its runs here before anything is built
+    from .experiment import Experiment, Factor
 
 #: Tag mixed into the experiment seed for the design's random stream (runs use spawn children).
 DESIGN_STREAM = 0x5EEDDE51
@@ -36,20 +37,27 @@ def salib_problem(factors: tuple[Factor, ...]) -> dict[str, Any]:
             "bounds": [list(f.design_bounds()) for f in factors]}
 
 
+def count_points(design: str, factors: tuple[Factor, ...], samples: int | None,
+                 second_order: bool) -> int:
+    """How many design points a design makes, by arithmetic alone (nothing is built), so a
+    sweep of 10^9 runs is refused before it takes any memory."""
+    d = len(factors)
+    match design:
+        case "grid":
+            return math.prod(f.level_count() for f in factors)
+        case "random" | "lhs":
+            return samples
+        case "sobol":
+            return samples * (2 * d + 2 if second_order else d + 2)
+        case "morris":
+            return samples * (d + 1)
+    raise ValueError(design)
+
+
 def expected_points(experiment: Experiment) -> int:
     """How many design points the experiment's design makes (before arms and replications)."""
-    d = len(experiment.factors)
-    n = experiment.samples
-    match experiment.design:
-        case "grid":
-            return int(np.prod([len(f.grid_values()) for f in experiment.factors]))
-        case "random" | "lhs":
-            return n
-        case "sobol":
-            return n * (2 * d + 2 if experiment.second_order else d + 2)
-        case "morris":
-            return n * (d + 1)
-    raise ValueError(experiment.design)
+    return count_points(experiment.design, experiment.factors, experiment.samples,
+                        experiment.second_order)
 
 
 def design_rng(seed: int) -> np.random.Generator:
@@ -67,6 +75,8 @@ def build_design(experiment: Experiment) -> Design:
     rng = design_rng(experiment.seed)
     d, n = len(factors), experiment.samples
     if experiment.design in ("random", "lhs"):
+        from scipy.stats import qmc
+
         unit = (rng.random((n, d)) if experiment.design == "random"
                 else qmc.LatinHypercube(d=d, rng=rng).random(n))
         points = [{f.key: f.from_unit(u) for f, u in zip(factors, row, strict=True)}

@@ -11,28 +11,71 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
+from ..config import (
+    build,
+    check_keys,
+    check_name,
+    default_name,
+    flatten_dotted,
+    read_toml,
+    setting,
+    suggest,
+)
+from ..errors import ConfigError, UserError
+from ..limits import check_fits_in_memory
 from ..metrics import HEADLINE, METRICS
-from ..params import MarketParams, ParamError, iter_fields, suggest
-from ..scenario import Scenario, read_toml
+from ..params import MarketParams, check_existing_segment, market_field, market_keys
+from ..scenario import MAX_STEPS, Scenario, ScenarioSettings
+from .design import count_points
 
 DESIGNS = ("grid", "random", "lhs", "sobol", "morris")
 SCALES = ("linear", "log")
 TOP_LEVEL_KEYS = ("experiment", "factors", "fixed", "analyze")
-EXPERIMENT_KEYS = ("name", "description", "scenario", "arms", "design", "samples", "levels",
-                   "second_order", "replications", "seed", "steps", "window", "metrics",
-                   "series_every")
 FACTOR_KEYS = ("values", "range", "levels", "scale")
 ANALYZE_KEYS = ("heatmaps",)
 
-#: A sweep larger than this is refused as almost certainly a typo.
+#: A sweep of more runs (design points x arms x replications) is refused before anything is
+#: built: it is almost certainly a typo, and its plan alone would need gigabytes.
 MAX_RUNS = 2_000_000
 #: A grid factor given as an integer range without `levels` enumerates at most this many values.
 MAX_INTEGER_LEVELS = 1000
+
+
+def _like_scenario(key: str) -> dict[str, Any]:
+    """The range of a `[scenario]` setting, so the two tables cannot disagree."""
+    meta = next(f.metadata for f in fields(ScenarioSettings) if f.name == key)
+    return {k: v for k, v in meta.items() if k in ("range", "expected")}
+
+
+@dataclass
+class ExperimentSettings:
+    """The `[experiment]` table; None means "not given" (the scenario's value, or none)."""
+
+    name: str = setting("", "Name of the experiment; the default output folder is sweeps/NAME.")
+    description: str = setting("", "What the experiment shows.")
+    scenario: str = setting("", "The base scenario file (required).")
+    arms: list[str] | None = setting(None, "Arms of the scenario to run at every point.")
+    design: str = setting("grid", "How design points are chosen.", choices=DESIGNS)
+    samples: int | None = setting(None, "Size of a random, lhs, sobol or morris design.")
+    levels: int | None = setting(None, "Morris only: grid levels (even).")
+    second_order: bool | None = setting(None, "Sobol only: second-order indices.")
+    replications: int | None = setting(None, "Runs per design point and arm.",
+                                       **_like_scenario("replications"))
+    seed: int | None = setting(None, "Root seed of the runs and the design.",
+                               **_like_scenario("seed"))
+    steps: int | None = setting(None, "Steps per run.", **_like_scenario("steps"))
+    window: float | None = setting(None, "Fraction of the final steps summarised.",
+                                   **_like_scenario("window"))
+    metrics: list[str] | None = setting(None, "Metrics the report analyses.")
+    series_every: int = setting(0, "Store every metric every N steps (0 = summaries only).",
+                                range=(0, MAX_STEPS))
+
+
+EXPERIMENT_KEYS = tuple(f.name for f in fields(ExperimentSettings))
 
 
 @dataclass(frozen=True)
@@ -70,6 +113,14 @@ class Factor:
         value = math.exp(x) if self.scale == "log" else float(x)
         value = min(max(value, self.low), self.high)
         return int(round(value)) if self.kind == "int" else value
+
+    def level_count(self) -> int:
+        """How many values a grid gives this factor, without making them."""
+        if not self.is_range:
+            return len(self.values)
+        if self.levels is None:
+            return int(self.high) - int(self.low) + 1
+        return self.levels
 
     def grid_values(self) -> tuple:
         if not self.is_range:
@@ -138,137 +189,142 @@ def factors_from_description(data: dict[str, Any]) -> tuple[Factor, ...]:
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment file (and the scenario it names)."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such experiment file" if not path.exists()
-                        else f"{path}: expected an experiment .toml file, found a folder")
-    data = read_toml(path)
+    data = read_toml(path, "experiment")
     try:
         return _parse(data, path)
-    except ParamError as exc:
-        raise UserError(f"{path}: {exc}") from None
+    except ConfigError as exc:
+        raise exc.located(path) from None
+
+
+def count_runs(experiment: Experiment) -> int:
+    """Rows of the sweep's table: design points x arms x replications (nothing is built)."""
+    points = count_points(experiment.design, experiment.factors, experiment.samples,
+                          experiment.second_order)
+    return points * len(experiment.arms) * experiment.replications
 
 
 # -- parsing ------------------------------------------------------------------------------------
 def _parse(data: dict[str, Any], path: Path) -> Experiment:
-    _known(data, TOP_LEVEL_KEYS, "", "an experiment has [experiment], [factors], [fixed] and "
-           "[analyze] tables")
-    table = _table(data, "experiment", required=True)
-    _known(table, EXPERIMENT_KEYS, "experiment.")
+    check_keys(data, TOP_LEVEL_KEYS, "", "an experiment has [experiment], [factors], [fixed] "
+               "and [analyze] tables")
+    settings = build(ExperimentSettings, _table(data, "experiment", required=True), "experiment")
+    if not settings.scenario:
+        raise ConfigError("experiment.scenario", "a string", None, message=(
+            "experiment.scenario: expected a string, found nothing (the key is required)"))
 
-    scenario_path = _scenario_path(path, _get(table, "scenario", str, required=True))
-    fixed = _dotted_table(_table(data, "fixed"), "fixed")
+    scenario_path = _scenario_path(path, settings.scenario)
+    fixed = flatten_dotted(_table(data, "fixed"), where="fixed")
     scenario = Scenario.load(scenario_path)
     for key, value in fixed.items():
-        _check_market_key(key, f"fixed.\"{key}\"")
-        _check_value(scenario.arms[scenario.baseline], key, value, f"fixed.\"{key}\"")
+        where = f"fixed.\"{key}\""
+        _check_market_key(key, where)
+        _check_value([scenario.arms[scenario.baseline]], key, value, where)
     scenario = _with_fixed(scenario, fixed, path)
 
-    name = _get(table, "name", str, default=path.stem)
-    if not name or any(c in name for c in "/\\") or name.startswith("."):
-        raise ParamError("experiment.name", "a name usable as a folder name", name)
-    design = _choice(table, "design", DESIGNS, default="grid")
-    arms = _arms(table, scenario)
-    metrics = _metrics(table)
+    name = (check_name(settings.name, "experiment.name") if settings.name
+            else default_name(path.stem, "experiment"))
+    design = settings.design
+    arms = _arms(settings.arms, scenario)
+    metrics = _metrics(settings.metrics)
 
-    factors = _factors(_table(data, "factors", required=True), design, scenario.arms[arms[0]])
-    samples = _samples(table, design, len(factors))
-    levels = _get(table, "levels", int, default=4)
-    if "levels" in table and design != "morris":
-        raise ParamError("experiment.levels", "no 'levels' (it sets the Morris grid; a grid "
-                         "factor takes its own levels)", levels)
+    bases = [scenario.arms[arm] for arm in arms]
+    factors = _factors(_table(data, "factors", required=True), design, bases)
+    samples = _samples(settings.samples, design)
+    levels = 4 if settings.levels is None else settings.levels
+    if settings.levels is not None and design != "morris":
+        raise ConfigError("experiment.levels", "no 'levels' (it sets the Morris grid; a grid "
+                          "factor takes its own levels)", levels)
     if design == "morris" and (levels < 2 or levels % 2):
-        raise ParamError("experiment.levels", "an even number >= 2 (Morris grid levels)", levels)
-    second_order = _get(table, "second_order", bool, default=False)
-    if "second_order" in table and design != "sobol":
-        raise ParamError("experiment.second_order", "no 'second_order' (only for design = "
-                         "'sobol')", second_order)
+        raise ConfigError("experiment.levels", "an even number >= 2 (Morris grid levels)",
+                          levels)
+    if settings.second_order is not None and design != "sobol":
+        raise ConfigError("experiment.second_order", "no 'second_order' (only for design = "
+                          "'sobol')", settings.second_order)
 
-    replications = _get(table, "replications", int, default=scenario.replications)
-    _bounded("experiment.replications", replications, 1, 10_000)
-    steps = _get(table, "steps", int, default=scenario.steps)
-    _bounded("experiment.steps", steps, 1, 1_000_000)
-    seed = _get(table, "seed", int, default=scenario.seed)
-    _bounded("experiment.seed", seed, 0, 2**63 - 1)
-    window = _get(table, "window", float, default=scenario.window)
+    replications = _or(settings.replications, scenario.replications)
+    steps = _or(settings.steps, scenario.steps)
+    seed = _or(settings.seed, scenario.seed)
+    window = _or(settings.window, scenario.window)
     if not 0 < window <= 1:
-        raise ParamError("experiment.window", "a fraction in (0, 1]", window)
-    series_every = _get(table, "series_every", int, default=0)
-    _bounded("experiment.series_every", series_every, 0, steps)
+        raise ConfigError("experiment.window", "a fraction in (0, 1]", window)
+    if settings.series_every > steps:
+        raise ConfigError("experiment.series_every", f"a value in [0, {steps}] (the steps)",
+                          settings.series_every)
 
     experiment = Experiment(
-        path=path, name=name, description=_get(table, "description", str, default=""),
+        path=path, name=name, description=settings.description,
         scenario_path=scenario_path, scenario=scenario, arms=arms, design=design,
-        samples=samples, levels=levels, second_order=second_order, replications=replications,
-        seed=seed, steps=steps, window=window, metrics=metrics, series_every=series_every,
-        fixed=fixed, factors=factors, heatmaps=_heatmaps(_table(data, "analyze"), factors),
+        samples=samples, levels=levels, second_order=bool(settings.second_order),
+        replications=replications, seed=seed, steps=steps, window=window, metrics=metrics,
+        series_every=settings.series_every, fixed=fixed, factors=factors,
+        heatmaps=_heatmaps(_table(data, "analyze"), factors),
     )
+    _check_size(experiment)
+    for factor in factors:
+        _check_distinct_levels(factor)
     _check_arms_leave_factors_alone(experiment)
     return experiment
 
 
-def _known(table: dict, names: tuple[str, ...], prefix: str, hint: str = "") -> None:
-    for key in table:
-        if key not in names:
-            where = f"{prefix}{key}"
-            raise ParamError(where, "a known key", key, message=(
-                f"{where}: unknown key{suggest(key, list(names))}; "
-                + (hint or f"known keys here: {', '.join(names)}")))
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def _check_size(experiment: Experiment) -> None:
+    """Count the runs before anything is built, and check the largest market fits in memory."""
+    runs = count_runs(experiment)
+    if runs > MAX_RUNS:
+        levels = " x ".join(str(f.level_count()) for f in experiment.factors)
+        points = (f"{levels} grid points" if experiment.design == "grid"
+                  else f"{experiment.design} with samples = {experiment.samples}")
+        where = "factors" if experiment.design == "grid" else "experiment.samples"
+        raise ConfigError(where, "", message=(
+            f"{where}: expected a sweep of at most {MAX_RUNS:,} runs, found {runs:,} ("
+            f"{points}, x {len(experiment.arms)} arms x {experiment.replications} "
+            "replications); make the design smaller"))
+    largest = {}
+    for factor in experiment.factors:
+        ends = factor.values if not factor.is_range else (factor.low, factor.high)
+        numbers = [v for v in ends if isinstance(v, int | float) and not isinstance(v, bool)]
+        if numbers:
+            largest[factor.key.removeprefix("market.")] = max(numbers)
+    for arm in experiment.arms:
+        params = experiment.scenario.arms[arm]
+        try:
+            params = params.replace(**largest)
+        except ConfigError:
+            pass  # the corner is not a valid market; each design point is checked on its own
+        check_fits_in_memory(params, experiment.steps, f"factors (at their largest values, "
+                             f"arm '{arm}')")
 
 
 def _table(data: dict, key: str, *, required: bool = False) -> dict:
     if key not in data:
         if required:
-            raise ParamError(key, f"a [{key}] table", "none",
-                             message=f"{key}: expected a [{key}] table, found none")
+            raise ConfigError(key, f"a [{key}] table", "none",
+                              message=f"{key}: expected a [{key}] table, found none")
         return {}
     if not isinstance(data[key], dict):
-        raise ParamError(key, "a table", data[key])
+        raise ConfigError(key, "a table", data[key])
     return data[key]
-
-
-_TYPE_WORDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
-
-
-def _get(table: dict, key: str, kind: type, *, default: Any = None, required: bool = False
-         ) -> Any:
-    path = f"experiment.{key}"
-    if key not in table:
-        if required:
-            raise ParamError(path, _TYPE_WORDS[kind], "nothing",
-                             message=f"{path}: expected {_TYPE_WORDS[kind]}, found nothing "
-                             f"(the key is required)")
-        return default
-    value = table[key]
-    ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if not ok:
-        raise ParamError(path, _TYPE_WORDS[kind], value)
-    return value
-
-
-def _bounded(path: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise ParamError(path, f"a value in [{low}, {high}]", value)
-
-
-def _choice(table: dict, key: str, choices: tuple[str, ...], default: str) -> str:
-    value = _get(table, key, str, default=default)
-    if value not in choices:
-        raise ParamError(f"experiment.{key}",
-                         f"one of {', '.join(choices)}{suggest(value, list(choices))}", value)
-    return value
 
 
 def _scenario_path(path: Path, text: str) -> Path:
     """Relative to the experiment file first, then to the working folder."""
     candidates = [path.parent / text, Path(text)]
     for candidate in candidates:
-        if candidate.is_file():
-            return Path(os.path.normpath(candidate))
-    raise ParamError("experiment.scenario", "an existing scenario file", text, message=(
+        try:
+            if candidate.is_file():
+                return Path(os.path.normpath(candidate))
+        except (OSError, ValueError):  # a name too long, or with a NUL byte
+            continue
+    try:
+        elsewhere = candidates[1].resolve()
+    except (OSError, ValueError):
+        elsewhere = candidates[1]
+    raise ConfigError("experiment.scenario", "an existing scenario file", text, message=(
         f"experiment.scenario: no scenario file {text!r} (looked in {candidates[0]} and "
-        f"{candidates[1].resolve()})"))
+        f"{elsewhere})"))
 
 
 def _with_fixed(scenario: Scenario, fixed: dict[str, Any], path: Path) -> Scenario:
@@ -279,101 +335,63 @@ def _with_fixed(scenario: Scenario, fixed: dict[str, Any], path: Path) -> Scenar
         raise UserError(f"{path}: [fixed] does not fit the scenario: {text}") from None
 
 
-def _arms(table: dict, scenario: Scenario) -> tuple[str, ...]:
-    if "arms" not in table:
+def _arms(arms: list[str] | None, scenario: Scenario) -> tuple[str, ...]:
+    if arms is None:
         return (scenario.baseline,)
-    arms = table["arms"]
-    if not isinstance(arms, list) or not arms or not all(isinstance(a, str) for a in arms):
-        raise ParamError("experiment.arms", "a non-empty list of arm names", arms)
     for i, arm in enumerate(arms):
         if arm not in scenario.arms:
-            raise ParamError(f"experiment.arms[{i}]", f"an arm of {scenario.path} "
-                             f"({', '.join(scenario.arm_names)}){suggest(arm, scenario.arm_names)}",
-                             arm)
+            raise ConfigError(f"experiment.arms[{i}]", f"an arm of {scenario.path} "
+                              f"({', '.join(scenario.arm_names)})"
+                              f"{suggest(arm, scenario.arm_names)}", arm)
     if len(set(arms)) != len(arms):
-        raise ParamError("experiment.arms", "each arm once", arms)
+        raise ConfigError("experiment.arms", "each arm once", arms)
     return tuple(arms)
 
 
-def _metrics(table: dict) -> tuple[str, ...]:
-    if "metrics" not in table:
+def _metrics(metrics: list[str] | None) -> tuple[str, ...]:
+    if metrics is None:
         return HEADLINE
-    metrics = table["metrics"]
-    if not isinstance(metrics, list) or not metrics:
-        raise ParamError("experiment.metrics", "a non-empty list of metric names", metrics)
     for i, name in enumerate(metrics):
         if name not in METRICS:
-            raise ParamError(f"experiment.metrics[{i}]", "a metric name"
-                             f"{suggest(str(name), list(METRICS))} (one of {', '.join(METRICS)})",
-                             name)
+            raise ConfigError(f"experiment.metrics[{i}]", "a metric name"
+                              f"{suggest(str(name), list(METRICS))} (one of "
+                              f"{', '.join(METRICS)})", name)
     return tuple(metrics)
 
 
-def _samples(table: dict, design: str, n_factors: int) -> int | None:
+def _samples(samples: int | None, design: str) -> int | None:
     if design == "grid":
-        if "samples" in table:
-            raise ParamError("experiment.samples", "no 'samples' for design = 'grid' (its size "
-                             "is the product of the factors' levels)", table["samples"])
+        if samples is not None:
+            raise ConfigError("experiment.samples", "no 'samples' for design = 'grid' (its "
+                              "size is the product of the factors' levels)", samples)
         return None
     what = {"random": "the number of design points", "lhs": "the number of design points",
             "sobol": "the base sample size N (a power of 2; runs N x (D + 2) points)",
             "morris": "the number of trajectories (runs r x (D + 1) points)"}[design]
-    samples = _get(table, "samples", int, required=True)
+    if samples is None:
+        raise ConfigError("experiment.samples", "a whole number", None, message=(
+            "experiment.samples: expected a whole number, found nothing (the key is "
+            "required)"))
     if samples < (2 if design == "morris" else 1) or samples > MAX_RUNS:
-        raise ParamError("experiment.samples", f"{what}, at least "
-                         f"{2 if design == 'morris' else 1}", samples)
+        raise ConfigError("experiment.samples", f"{what}, at least "
+                          f"{2 if design == 'morris' else 1} and at most {MAX_RUNS:,}", samples)
     if design == "sobol" and samples & (samples - 1):
-        raise ParamError("experiment.samples", f"{what}, e.g. {1 << samples.bit_length() - 1} "
-                         f"or {1 << samples.bit_length()}", samples)
+        raise ConfigError("experiment.samples", f"{what}, e.g. "
+                          f"{1 << samples.bit_length() - 1} or {1 << samples.bit_length()}",
+                          samples)
     return samples
 
 
-def _dotted_table(table: dict, where: str) -> dict[str, Any]:
-    """`{"market.a.b": v}` from either quoted dotted keys or nested tables."""
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            for sub, leaf in _dotted_table(value, f"{where}.{key}").items():
-                out[f"{key}.{sub}"] = leaf
-        else:
-            out[key] = value
-    return out
-
-
-def _factor_tables(table: dict, prefix: str = "") -> dict[str, Any]:
-    """Flatten nested `[factors.market.x]` tables down to the factor specs."""
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        full = f"{prefix}{key}"
-        if isinstance(value, dict) and not set(value) & set(FACTOR_KEYS) and value:
-            out.update(_factor_tables(value, full + "."))
-        else:
-            out[full] = value
-    return out
-
-
-_MARKET_FIELDS = {f"market.{key}": (kind, meta) for key, kind, _, meta in iter_fields()}
-
-
-def _market_field(key: str) -> tuple[str, dict] | None:
-    """(type name, metadata) of a market leaf; a `NAME` part of the schema (e.g. a buyer
-    segment's name) matches any name."""
-    if key in _MARKET_FIELDS:
-        return _MARKET_FIELDS[key]
-    parts = key.split(".")
-    for pattern, found in _MARKET_FIELDS.items():
-        names = pattern.split(".")
-        if len(names) == len(parts) and all(
-                n == "NAME" or n == q for n, q in zip(names, parts, strict=True)):
-            return found
-    return None
+def _is_factor_spec(table: dict) -> bool:
+    return bool(set(table) & set(FACTOR_KEYS))
 
 
 def _check_market_key(key: str, where: str) -> tuple[str, dict]:
-    found = _market_field(key)
+    found = market_field(key.removeprefix("market.")) if key.startswith("market.") else None
     if found is None:
-        raise ParamError(where, "a market key", key, message=(
-            f"{where}: unknown market key{suggest(key, list(_MARKET_FIELDS))}; factors and fixed "
+        options = [f"market.{k}" for k in market_keys()]
+        raise ConfigError(where, "a market key", key, message=(
+            f"{where}: unknown market key{suggest(key, options)}; factors and fixed "
             f"values are dotted keys such as market.prospect.lam (see docs/scenarios.md)"))
     return found
 
@@ -386,114 +404,120 @@ def lookup(params: MarketParams, key: str) -> Any:
     return node
 
 
-def _check_value(base: MarketParams, key: str, value: Any, where: str) -> Any:
-    """The value as the market parameter would take it, or a ParamError located at `where`."""
-    parts = key.split(".")
-    if parts[1] == "segments" and parts[2] not in base.segments:
-        names = list(base.segments)
-        raise ParamError(where, "", message=(
-            f"{where}: no buyer segment named '{parts[2]}' in the scenario"
-            f"{suggest(parts[2], names)} (segments: {', '.join(names) or 'none'})"))
+def _check_value(bases: list[MarketParams], key: str, value: Any, where: str) -> Any:
+    """The value as the market parameter would take it, or a ConfigError located at `where`.
+    A buyer segment must exist in every arm the experiment runs."""
+    inner = key.removeprefix("market.")
+    for base in bases:
+        check_existing_segment(inner, list(base.segments), where)
     try:
-        params = base.replace(**{key.removeprefix("market."): value})
-    except ParamError as exc:
-        raise ParamError(where, exc.expected, value) from None
+        params = bases[0].replace(**{inner: value})
+    except ConfigError as exc:
+        raise ConfigError(where, exc.expected, value) from None
     return lookup(params, key)
 
 
-def _factors(table: dict, design: str, base: MarketParams) -> tuple[Factor, ...]:
-    specs = _factor_tables(table)
+def _factors(table: dict, design: str, bases: list[MarketParams]) -> tuple[Factor, ...]:
+    specs = flatten_dotted(table, where="factors", leaf=_is_factor_spec)
     if not specs:
-        raise ParamError("factors", "at least one factor, e.g. \"market.taste.value\" = "
-                         "{ range = [1.0, 3.0], levels = 5 }", "none")
-    return tuple(_factor(key, spec, design, base) for key, spec in specs.items())
+        raise ConfigError("factors", "at least one factor, e.g. \"market.taste.value\" = "
+                          "{ range = [1.0, 3.0], levels = 5 }", "none")
+    return tuple(_factor(key, spec, design, bases) for key, spec in specs.items())
 
 
-def _factor(key: str, spec: Any, design: str, base: MarketParams) -> Factor:
+def _factor(key: str, spec: Any, design: str, bases: list[MarketParams]) -> Factor:
     where = f"factors.\"{key}\""
     kind, _meta = _check_market_key(key, where)
     if isinstance(spec, list):
         spec = {"values": spec}
     if not isinstance(spec, dict):
-        raise ParamError(where, "a list of values or a table with 'values' or 'range'", spec)
-    _known(spec, FACTOR_KEYS, f"{where}.")
+        raise ConfigError(where, "a list of values or a table with 'values' or 'range'", spec)
+    check_keys(spec, FACTOR_KEYS, where)
     if ("values" in spec) == ("range" in spec):
-        raise ParamError(where, "exactly one of 'values' (a list) or 'range' ([low, high])",
-                         "both" if "values" in spec else "neither",
-                         message=f"{where}: expected exactly one of 'values' (a list) or "
-                         f"'range' ([low, high]), found "
-                         f"{'both' if 'values' in spec else 'neither'}")
+        found = "both" if "values" in spec else "neither"
+        raise ConfigError(where, "exactly one of 'values' (a list) or 'range' ([low, high])",
+                          found, message=f"{where}: expected exactly one of 'values' (a list) "
+                          f"or 'range' ([low, high]), found {found}")
     scale = spec.get("scale", "linear")
     if scale not in SCALES:
-        raise ParamError(f"{where}.scale", f"one of {', '.join(SCALES)}", scale)
+        raise ConfigError(f"{where}.scale", f"one of {', '.join(SCALES)}", scale)
 
     if "values" in spec:
         values = spec["values"]
         if not isinstance(values, list) or not values:
-            raise ParamError(f"{where}.values", "a non-empty list", values)
-        checked = tuple(_check_value(base, key, v, f"{where}.values[{i}]") for i, v in enumerate(values))
+            raise ConfigError(f"{where}.values", "a non-empty list", values)
+        checked = tuple(_check_value(bases, key, v, f"{where}.values[{i}]")
+                        for i, v in enumerate(values))
         if len(set(checked)) != len(checked):
-            raise ParamError(f"{where}.values", "distinct values", values)
+            raise ConfigError(f"{where}.values", "distinct values", values)
         for extra in ("levels", "scale"):
             if extra in spec:
-                raise ParamError(f"{where}.{extra}", f"no '{extra}' with a 'values' list",
-                                 spec[extra])
+                raise ConfigError(f"{where}.{extra}", f"no '{extra}' with a 'values' list",
+                                  spec[extra])
         if design in ("sobol", "morris"):
-            raise ParamError(where, "", message=f"{where}: expected a numeric 'range' (design "
-                             f"'{design}' samples continuous ranges), found a 'values' list")
+            raise ConfigError(where, "", message=f"{where}: expected a numeric 'range' (design "
+                              f"'{design}' samples continuous ranges), found a 'values' list")
         return Factor(key=key, kind=kind, values=checked)
 
     if kind not in ("int", "float"):
-        raise ParamError(f"{where}.range", f"a 'values' list ({key} is a {kind})", spec["range"])
+        raise ConfigError(f"{where}.range", f"a 'values' list ({key} is a {kind})",
+                          spec["range"])
     rng = spec["range"]
     if (not isinstance(rng, list) or len(rng) != 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in rng)):
-        raise ParamError(f"{where}.range", "two numbers [low, high]", rng)
-    low = _check_value(base, key, rng[0], f"{where}.range[0]")
-    high = _check_value(base, key, rng[1], f"{where}.range[1]")
+        raise ConfigError(f"{where}.range", "two numbers [low, high]", rng)
+    low = _check_value(bases, key, rng[0], f"{where}.range[0]")
+    high = _check_value(bases, key, rng[1], f"{where}.range[1]")
     if not low < high:
-        raise ParamError(f"{where}.range", "low < high", rng)
+        raise ConfigError(f"{where}.range", "low < high", rng)
     if scale == "log" and low <= 0:
-        raise ParamError(f"{where}.range[0]", "a positive low end (scale = 'log')", rng[0])
+        raise ConfigError(f"{where}.range[0]", "a positive low end (scale = 'log')", rng[0])
     levels = spec.get("levels")
     if design == "grid":
         if levels is None and kind == "float":
-            raise ParamError(f"{where}.levels", "a number of grid levels for a float range",
-                             "nothing")
+            raise ConfigError(f"{where}.levels", "a number of grid levels for a float range",
+                              "nothing")
         if levels is None and high - low + 1 > MAX_INTEGER_LEVELS:
-            raise ParamError(f"{where}.levels", f"a number of levels (the range spans more than "
-                             f"{MAX_INTEGER_LEVELS} integers)", "nothing")
+            raise ConfigError(f"{where}.levels", f"a number of levels (the range spans more "
+                              f"than {MAX_INTEGER_LEVELS} integers)", "nothing")
         if levels is not None and (not isinstance(levels, int) or isinstance(levels, bool)
-                                   or levels < 1):
-            raise ParamError(f"{where}.levels", "a whole number >= 1", levels)
+                                   or not 1 <= levels <= MAX_RUNS):
+            raise ConfigError(f"{where}.levels", f"a whole number in [1, {MAX_RUNS:,}]", levels)
+        if levels is not None and kind == "int" and levels > int(high) - int(low) + 1:
+            raise ConfigError(f"{where}.levels", f"at most {int(high - low) + 1} levels (the "
+                              "integers in the range)", levels)
     elif levels is not None:
-        raise ParamError(f"{where}.levels", f"no 'levels' (design '{design}' draws from the "
-                         "range; levels are for design = 'grid')", levels)
-    factor = Factor(key=key, kind=kind, low=low, high=high, levels=levels, scale=scale)
-    if design == "grid" and kind == "int":
+        raise ConfigError(f"{where}.levels", f"no 'levels' (design '{design}' draws from the "
+                          "range; levels are for design = 'grid')", levels)
+    return Factor(key=key, kind=kind, low=low, high=high, levels=levels, scale=scale)
+
+
+def _check_distinct_levels(factor: Factor) -> None:
+    """Rounded integer levels must differ (checked once the sweep's size is known)."""
+    if factor.is_range and factor.kind == "int" and factor.levels is not None:
         grid = factor.grid_values()
         if len(set(grid)) != len(grid):
-            raise ParamError(f"{where}.levels", f"at most {int(high - low) + 1} levels (the "
-                             "integers in the range)", levels)
-    return factor
+            raise ConfigError(f"factors.\"{factor.key}\".levels", f"at most "
+                              f"{len(set(grid))} levels (distinct integers once rounded)",
+                              factor.levels)
 
 
 def _heatmaps(table: dict, factors: tuple[Factor, ...]) -> tuple[tuple[str, str], ...]:
-    _known(table, ANALYZE_KEYS, "analyze.")
+    check_keys(table, ANALYZE_KEYS, "analyze")
     names = [f.key for f in factors]
     if "heatmaps" not in table:
         return ((names[0], names[1]),) if len(names) >= 2 else ()
     pairs = table["heatmaps"]
     if not isinstance(pairs, list):
-        raise ParamError("analyze.heatmaps", "a list of [x factor, y factor] pairs", pairs)
+        raise ConfigError("analyze.heatmaps", "a list of [x factor, y factor] pairs", pairs)
     out = []
     for i, pair in enumerate(pairs):
         if (not isinstance(pair, list) or len(pair) != 2
                 or not all(isinstance(p, str) for p in pair) or pair[0] == pair[1]):
-            raise ParamError(f"analyze.heatmaps[{i}]", "two different factor keys", pair)
+            raise ConfigError(f"analyze.heatmaps[{i}]", "two different factor keys", pair)
         for j, name in enumerate(pair):
             if name not in names:
-                raise ParamError(f"analyze.heatmaps[{i}][{j}]", f"a factor key"
+                raise ConfigError(f"analyze.heatmaps[{i}][{j}]", f"a factor key"
                                  f"{suggest(name, names)} (one of {', '.join(names)})", name)
         out.append((pair[0], pair[1]))
     return tuple(out)
@@ -509,7 +533,10 @@ def _check_arms_leave_factors_alone(experiment: Experiment) -> None:
     for arm in experiment.arms:
         for key, values in probe.items():
             for value in values[:2]:
-                arm_params = experiment.scenario.with_overrides({key: value}).arms[arm]
+                try:
+                    arm_params = experiment.scenario.with_overrides({key: value}).arms[arm]
+                except ConfigError:  # a segment only some arms define: set on the arm itself
+                    break
                 if lookup(arm_params, key) != value:
                     raise UserError(
                         f"{experiment.path}: factors.\"{key}\": arm '{arm}' of "
