@@ -2,85 +2,248 @@
 
 Every buyer values every candidate as a small CPT lottery each step. In
 numpy that is a dozen passes over a (buyers x candidates x nodes) array and
-its temporaries; fused into one loop it takes about half the time, and the
-belief look-ups below several times less (numbers in docs/performance.md).
-`Valuation` keeps the numpy formulation as the readable reference, and the
-tests hold the two equal to 1e-10.
+its temporaries; here lotteries go in blocks that fit in L1 cache, each pass
+over a block vectorises (the powers through `power.power`, not libm's scalar
+pow), and the belief look-ups below take several times less than in numpy
+(numbers in docs/performance.md). `Valuation` keeps the numpy formulation as
+the readable reference, and the tests hold the two equal to 1e-10.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from . import power
+
+#: Lotteries per block: a block's buffers (a few kB) stay in L1 cache, and blocks are what
+#: threads share out. Within a block arrays are node-major, x[j * width + lottery] (width:
+#: the block's capacity, the length of its `expected`), so every inner loop runs over
+#: lotteries and vectorises.
+BLOCK = 128
+_threads = 1
+_libm_powers = False
 
 
-@njit(cache=True, inline="always")
-def _cpt(x, j, alpha, beta, lam, gain_w, loss_w):
-    if x >= 0.0:
-        return gain_w[j] * x**alpha
-    return -lam * loss_w[j] * (-x) ** beta
+def use_libm_powers(on: bool = True) -> None:
+    """Raise payoffs to alpha and beta with libm's pow instead of `power.power`: the bits
+    the kernels gave before the vectorised power (it differs from libm by an ulp or
+    two), at about twice the cost. Default off."""
+    global _libm_powers
+    _libm_powers = bool(on)
 
 
-@njit(cache=True)
-def _lottery_value(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
-                   alpha, beta, lam, expectation):
-    """CPT value of theta * max(mean + sd z_j, floor) - price over the nodes (sorted)."""
-    nodes = z.shape[0]
-    if expectation:
-        expected = 0.0
-        for j in range(nodes):
-            q = mean + sd * z[j]
-            if has_floor and q < floor:
-                q = floor
-            expected += probs[j] * (theta * q - price)
-    else:
-        expected = 0.0
-    total = 0.0
+def _fast(alpha, beta) -> bool:
+    return not _libm_powers and abs(alpha) <= 1.0 and abs(beta) <= 1.0
+
+
+def set_threads(n: int) -> None:
+    """Threads for `lottery_values` and `reservation_prices` (default 1).
+
+    Every lottery is valued on its own, so any number of threads gives the
+    same bits as one (tests hold them equal). More than one runs numba's
+    parallel loops, capped at NUMBA_NUM_THREADS (the core count unless set).
+    """
+    global _threads
+    if int(n) < 1:
+        raise ValueError(f"threads must be >= 1, not {n}")
+    _threads = int(n)
+    if _threads > 1:
+        numba.set_num_threads(min(_threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def get_threads() -> int:
+    return _threads
+
+
+@njit(cache=True, error_model="numpy")
+def _payoffs(theta, mean, sd, price, floor, count, has_floor, z, x):
+    """x[j, l] = theta * max(mean + sd z_j, floor) - price for the block's lotteries."""
+    width = x.shape[0] // z.shape[0]
+    for j in range(z.shape[0]):
+        zj = z[j]
+        for lot in range(count):
+            q = mean[lot] + sd[lot] * zj
+            if has_floor and q < floor[lot]:
+                q = floor[lot]
+            x[j * width + lot] = theta[lot] * q - price[lot]
+
+
+@njit(cache=True, error_model="numpy")
+def _center(x, count, probs, expectation, expected):
+    """With the expectation as reference point, payoffs become surprises: less their
+    expected value (kept in `expected`, else 0)."""
+    width = expected.shape[0]
+    expected[:count] = 0.0
+    if not expectation:
+        return
+    for j in range(probs.shape[0]):
+        for lot in range(count):
+            expected[lot] += probs[j] * x[j * width + lot]
+    for j in range(probs.shape[0]):
+        for lot in range(count):
+            x[j * width + lot] = x[j * width + lot] - expected[lot]
+
+
+@njit(cache=True, error_model="numpy")
+def _cpt_values(x, expected, count, gain_w, loss_w, alpha, beta, lam, fast, term, out):
+    """out[l] = expected[l] + sum_j w_j v(x[j, l]), the CPT value of each lottery (nodes
+    sorted ascending, so w_j is node j's gain or loss decision weight).
+
+    `fast`: the powers go through `power.power` in branch-free loops that numba
+    vectorises; the few payoffs outside its range (0, subnormal, huge) are redone
+    with libm's pow, which is what every power uses when not `fast`.
+    """
+    nodes, width = gain_w.shape[0], expected.shape[0]
     for j in range(nodes):
-        q = mean + sd * z[j]
-        if has_floor and q < floor:
-            q = floor
-        total += _cpt(theta * q - price - expected, j, alpha, beta, lam, gain_w, loss_w)
-    return expected + total
+        gw, lw = gain_w[j], -lam * loss_w[j]
+        row = j * width
+        if fast:
+            for lot in range(count):
+                v = x[row + lot]
+                gain = v >= 0.0
+                term[row + lot] = (gw if gain else lw) * power.power(v if gain else -v,
+                                                                     alpha if gain else beta)
+        for lot in range(count):
+            v = x[row + lot]
+            if not (fast and power.in_range(abs(v))):
+                term[row + lot] = gw * v**alpha if v >= 0.0 else lw * (-v) ** beta
+    out[:count] = 0.0
+    for j in range(nodes):
+        for lot in range(count):
+            out[lot] += term[j * width + lot]
+    for lot in range(count):
+        out[lot] = expected[lot] + out[lot]
 
 
 @njit(cache=True)
+def _scratch(nodes, width):
+    """A block's buffers: theta, mean, sd, price, floor; payoffs and terms; expectations."""
+    return (np.empty(width), np.empty(width), np.empty(width), np.zeros(width),
+            np.empty(width), np.empty(nodes * width), np.empty(nodes * width), np.empty(width))
+
+
+@njit(cache=True, error_model="numpy")
+def _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
+                alpha, beta, lam, expectation, fast, scratch, out):
+    """Values of the (buyer, candidate) lotteries of rows i0:i1 into out (flat, row-major)."""
+    t, m, s, p, f, x, term, expected = scratch
+    k = mean.shape[1]
+    count = (i1 - i0) * k
+    for i in range(i0, i1):
+        for c in range(k):
+            lot = (i - i0) * k + c
+            t[lot], m[lot], s[lot], p[lot] = theta[i, c], mean[i, c], sd[i, c], price[i, c]
+            f[lot] = floor[i, c]
+    _payoffs(t, m, s, p, f, count, has_floor, z, x)
+    _center(x, count, probs, expectation, expected)
+    _cpt_values(x, expected, count, gain_w, loss_w, alpha, beta, lam, fast, term,
+                out[i0 * k:i1 * k])
+
+
+@njit(cache=True, error_model="numpy")
+def _lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
+                    alpha, beta, lam, expectation, fast, block):
+    n, k = mean.shape
+    rows = max(1, block // max(k, 1))
+    out = np.empty(n * k)
+    scratch = _scratch(z.shape[0], rows * k)
+    for b in range((n + rows - 1) // rows):
+        _value_rows(b * rows, min(n, (b + 1) * rows), theta, mean, sd, price, floor, has_floor,
+                    z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, scratch,
+                    out)
+    return out.reshape((n, k))
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _lottery_values_threaded(theta, mean, sd, price, floor, has_floor, z, probs, gain_w,
+                             loss_w, alpha, beta, lam, expectation, fast, block):
+    """`_lottery_values` with blocks shared out to threads (compiled only when used)."""
+    n, k = mean.shape
+    rows = max(1, block // max(k, 1))
+    out = np.empty(n * k)
+    for b in prange((n + rows - 1) // rows):
+        _value_rows(b * rows, min(n, (b + 1) * rows), theta, mean, sd, price, floor, has_floor,
+                    z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
+                    _scratch(z.shape[0], rows * k), out)
+    return out.reshape((n, k))
+
+
 def lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
                    alpha, beta, lam, expectation):
-    """Values for 2-d arrays of (buyer, candidate) beliefs and prices."""
-    n, k = mean.shape
-    out = np.empty((n, k))
-    for i in range(n):
-        for c in range(k):
-            fl = floor[i, c] if has_floor else 0.0
-            out[i, c] = _lottery_value(theta[i, c], mean[i, c], sd[i, c], price[i, c], fl,
-                                       has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
-                                       expectation)
-    return out
+    """CPT value of theta * max(mean + sd z_j, floor) - price over the (sorted) nodes z, for
+    2-d arrays of (buyer, candidate) beliefs and prices (floor is read if has_floor)."""
+    kernel = _lottery_values_threaded if _threads > 1 else _lottery_values
+    return kernel(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w, alpha,
+                  beta, lam, expectation, _fast(alpha, beta), BLOCK)
 
 
-@njit(cache=True)
-def reservation_prices(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w,
-                       alpha, beta, lam, expectation, iterations):
-    """Per buyer, the highest price whose lottery value is still >= 0 (bisection)."""
+@njit(cache=True, error_model="numpy")
+def _reserve_rows(i0, i1, theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w,
+                  alpha, beta, lam, expectation, fast, iterations, scratch, out):
+    """Bisection for buyers i0:i1 in step: each round values every buyer's lottery at its
+    midpoint price in one vectorised pass."""
+    t, m, s, zero, f, x, term, expected = scratch
+    count = i1 - i0
+    nodes = z.shape[0]
+    for b in range(count):
+        t[b], m[b], s[b], f[b] = theta[i0 + b], mean[i0 + b], sd[i0 + b], floor[i0 + b]
+    width = expected.shape[0]
+    gross, lo, hi, value = np.empty(nodes * width), np.empty(count), np.empty(count), \
+        np.empty(count)
+    _payoffs(t, m, s, zero, f, count, has_floor, z, gross)
+    for b in range(count):
+        lo[b] = gross[b] - 1.0
+        hi[b] = gross[(nodes - 1) * width + b] + 1.0
+    for _ in range(iterations):
+        for j in range(nodes):
+            for b in range(count):
+                x[j * width + b] = gross[j * width + b] - 0.5 * (lo[b] + hi[b])
+        _center(x, count, probs, expectation, expected)
+        _cpt_values(x, expected, count, gain_w, loss_w, alpha, beta, lam, fast, term, value)
+        for b in range(count):
+            mid = 0.5 * (lo[b] + hi[b])
+            if value[b] >= 0.0:
+                lo[b] = mid
+            else:
+                hi[b] = mid
+    out[i0:i1] = lo
+
+
+@njit(cache=True, error_model="numpy")
+def _reservation_prices(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w,
+                        alpha, beta, lam, expectation, iterations, fast, block):
     n = mean.shape[0]
     out = np.empty(n)
-    for i in range(n):
-        fl = floor[i] if has_floor else 0.0
-        q_lo = mean[i] + sd[i] * z[0]
-        q_hi = mean[i] + sd[i] * z[z.shape[0] - 1]
-        if has_floor:
-            q_lo, q_hi = max(q_lo, fl), max(q_hi, fl)
-        lo, hi = theta[i] * q_lo - 1.0, theta[i] * q_hi + 1.0
-        for _ in range(iterations):
-            mid = 0.5 * (lo + hi)
-            if _lottery_value(theta[i], mean[i], sd[i], mid, fl, has_floor, z, probs, gain_w,
-                              loss_w, alpha, beta, lam, expectation) >= 0.0:
-                lo = mid
-            else:
-                hi = mid
-        out[i] = lo
+    scratch = _scratch(z.shape[0], block)
+    for b in range((n + block - 1) // block):
+        _reserve_rows(b * block, min(n, (b + 1) * block), theta, mean, sd, floor, has_floor, z,
+                      probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, iterations,
+                      scratch, out)
     return out
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _reservation_prices_threaded(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w,
+                                 alpha, beta, lam, expectation, iterations, fast, block):
+    """`_reservation_prices` with blocks shared out to threads (compiled only when used)."""
+    n = mean.shape[0]
+    out = np.empty(n)
+    for b in prange((n + block - 1) // block):
+        _reserve_rows(b * block, min(n, (b + 1) * block), theta, mean, sd, floor, has_floor, z,
+                      probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, iterations,
+                      _scratch(z.shape[0], block), out)
+    return out
+
+
+def reservation_prices(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w,
+                       alpha, beta, lam, expectation, iterations):
+    """Per buyer, the highest price whose lottery value is still >= 0: bisection on
+    [theta q_lo - 1, theta q_hi + 1], `iterations` halvings (floor is read if has_floor)."""
+    kernel = _reservation_prices_threaded if _threads > 1 else _reservation_prices
+    return kernel(theta, mean, sd, floor, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
+                  expectation, iterations, _fast(alpha, beta), BLOCK)
 
 
 @njit(cache=True)
