@@ -49,7 +49,7 @@ class Reviews(Mechanism):
             return mean, var
         b = m.buyers
         reading = b.trust[buyers] * m.segment_reading[b.segment[buyers]]
-        rating_var = self.p.noise**2 + m.noise_var
+        rating_var = self.p.noise**2 + m.seller_obs_var  # one delivery, as seen by its buyer
         evidence = self.p.weight * reading[:, None] * n / rating_var
         prec = 1.0 / np.maximum(var, 1e-12)
         new_prec = prec + evidence
