@@ -40,10 +40,6 @@ class MarketState:
 
         self.quality_mean, self.quality_var = p.quality.moments()
         self.noise_var = p.quality_noise**2
-        # An unknown seller's delivered quality varies with the population and the noise.
-        self.pool_obs_var = max(self.quality_var + self.noise_var, 1e-9)
-        # A buyer's own experience of a known seller varies with the noise only.
-        self.seller_obs_var = max(self.noise_var, 1e-6)
         #: Buyers can tell sellers apart across periods, so they remember them.
         self.remembers = p.identity != "anonymous"
 
@@ -53,6 +49,16 @@ class MarketState:
         self.by_name = {mech.name: mech for mech in self.mechanisms}
         self.all_learnable = any(mech.hides_delivery for mech in self.mechanisms)
         self.action_var = sum(getattr(mech, "action_var", 0.0) for mech in self.mechanisms)
+        # An unknown seller's delivered quality varies with the population, the noise and,
+        # under hidden action, what the seller may withhold. Without the last term a market
+        # whose sellers all have the same capability gets a prior about a seller worth
+        # thousands of observations of it, and buyers never learn that their seller shirks.
+        self.pool_obs_var = max(self.quality_var + self.noise_var + self.action_var, 1e-9)
+        # A buyer's own experience of a known seller varies with the noise and, under hidden
+        # action, with what the seller chooses to withhold from one step to the next (its
+        # delivery is a mixture: shirk^2 p (1 - p) <= action_var). Without it one shirked
+        # unit without noise is certain proof that the seller is worthless for ever.
+        self.seller_obs_var = max(self.noise_var + self.action_var, 1e-6)
         prior_mean = [self.quality_mean] * N_POOLS
         for mech in self.mechanisms:
             prior_mean = [mech.pool_prior(self, pool, mean) for pool, mean in enumerate(prior_mean)]

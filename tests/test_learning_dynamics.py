@@ -125,3 +125,54 @@ def test_adaptive_prices_with_capacity_do_not_cycle_in_lockstep():
     lag1 = (d[1:] * d[:-1]).mean() / max(d.var(), 1e-12)
     assert lag1 > -0.5  # no every-other-step swing
     assert df["efficiency"].mean() > 0.85
+
+
+#: Bolton-Katok-Ockenfels' trust game as a market: every seller can ship (quality 1 at cost
+#: 0.4) or keep the money (hidden action saving the whole cost); the price is 0.7.
+TRUST_GAME = {"buyers": 40, "sellers": 40, "capacity": 1, "pricing": "markup",
+              "quality": {"low": 1.0, "high": 1.0}, "quality_noise": 0.0,
+              "cost": {"c0": 0.4, "c1": 0.0}, "price": {"markup": 0.75},
+              "taste": {"value": 1.0}, "trust": {"leave_below": 0.0},
+              "moral_hazard": {"enabled": True, "shirk": 1.0, "saving": 0.4}}
+
+
+def test_a_buyer_learns_its_seller_shirks_when_all_sellers_are_alike():
+    # Capability has no spread and delivery no noise: the only uncertainty is the hidden
+    # action, and the prior must leave room for it, or one's own experience counts for
+    # nothing (a prior worth 2e9 against an observation worth 1e6: buyers kept buying from
+    # sellers who never shipped).
+    model = MarketModel({**TRUST_GAME, "identity": "partners"}, rng=1)
+    cheated_beliefs = []
+    for _ in range(30):
+        model.step()
+        t, bel = model.trades, model.market.beliefs
+        shirked = t.deceptive
+        slot = bel.find(t.buyer[shirked], t.seller[shirked])
+        cheated_beliefs.extend(bel.slot_mean[t.buyer[shirked], slot])
+    assert len(cheated_beliefs) > 20
+    assert np.mean(cheated_beliefs) < 0.8  # one unit not shipped is news
+
+
+def test_a_rating_is_worth_one_purchase_under_hidden_action():
+    # Under hidden action a seller's delivery varies with what it withholds; a rating of one
+    # delivery must carry that variance as the buyer's own observation does (reviews.weight
+    # is "what one rating is worth against one own purchase").
+    model = MarketModel({**TRUST_GAME, "reviews": {"enabled": True, "noise": 0.0}}, rng=2)
+    m = model.market
+    reviews = m.by_name["reviews"]
+    m.sellers.rev_n[0], m.sellers.rev_sum[0] = 1.0, 0.0
+    m.buyers.trust[0] = 1.0
+    prior_var = 1.0 / m.beliefs.prior_precision
+    _, var = reviews.adjust_beliefs(m, np.array([0]), np.array([[0]]), np.array([[1.0]]),
+                                    np.array([[prior_var]]), np.array([[True]]))
+    added = 1.0 / var[0, 0] - m.beliefs.prior_precision
+    assert np.isclose(added, 1.0 / m.seller_obs_var)
+
+
+def test_partners_hold_their_sellers_capacity_and_a_crowded_out_partner_moves_on():
+    # As many buyers as sellers, one unit each, every seller honest and known: a buyer must
+    # not lose its partner to a searching buyer and then wait for it for ever.
+    market = {**TRUST_GAME, "identity": "partners", "information": "transparent",
+              "moral_hazard": {"enabled": False}, "buyers": 60, "sellers": 60}
+    df = run_market(market, 40, 3)
+    assert (df["volume"].iloc[-10:] >= 58).all()

@@ -44,8 +44,9 @@ class Reviews(Mechanism):
             return
         s, b = m.sellers, m.buyers
         reading = b.trust[buyers] * m.segment_reading[b.segment[buyers]]
+        # A rating is one delivery, as seen by its buyer.
         rules.review_shift(mean, var, open_, cands, reading, s.rev_n, s.rev_sum,
-                           self.p.weight, self.p.noise**2 + m.noise_var)
+                           self.p.weight, self.p.noise**2 + m.seller_obs_var)
 
     def after_trade(self, m, trades):
         writes = m.rng.random(len(trades.seller)) < self.p.probability

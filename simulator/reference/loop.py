@@ -198,6 +198,7 @@ class RefBuyer(mesa.Agent):
         self.last_seller: RefSeller | None = None
         self.idle = 0  # steps in a row without finding anything worth buying
         self.choices: list[Option] = []  # acceptable options, best first
+        self.partner = None  # the partner it stays with this step (identity = "partners")
         self.bought: Option | None = None
         self.delivered = 0.0
 
@@ -257,9 +258,14 @@ class RefBuyer(mesa.Agent):
             options.append(Option(seller, seller.price, extra, mean, var, known, value))
         outside = noise * m.gumbel() if noise > 0 else 0.0
         acceptable = [o for o in options if o.value >= outside - 1e-12]
-        if p.identity == "partners" and current is not None and options[0] in acceptable:
-            acceptable = [options[0]]  # a partner still worth buying from: nobody else
+        self.partner = None
         acceptable.sort(key=lambda o: -o.value)  # stable: the current seller wins ties
+        if p.identity == "partners" and current is not None and options[0] in acceptable:
+            # A partner still worth buying from: nobody else, or (with capacity) others
+            # only if the partner turns the buyer away.
+            self.partner = current
+            others = [o for o in acceptable if o is not options[0]] if p.capacity > 0 else []
+            acceptable = [options[0]] + others
         self.choices = acceptable
 
     def buy(self, option: Option) -> None:
@@ -466,6 +472,13 @@ class ReferenceMarket(mesa.Model):
             return
         for seller in self.sellers:
             seller.remaining = capacity
+        if self.params.identity == "partners":  # partners hold their seller's units
+            partners = [b.partner for b in buyers if b.partner is not None]
+            held = {id(s) for s in partners if partners.count(s) >= capacity}
+            for buyer in buyers:
+                buyer.choices = [o for o in buyer.choices
+                                 if o.seller is buyer.partner or id(o.seller) not in held]
+            buyers = [b for b in buyers if b.choices]
         self.random.shuffle(buyers)  # priority when a seller is short of capacity
         pointer = dict.fromkeys(buyers, 0)
         waiting = buyers
