@@ -444,13 +444,14 @@ def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS
 def write_churn(result: ChurnResults, directory) -> Path:
     """coefficients.csv, performance.csv, calibration.csv, two plots and report.md,
     written atomically into `directory`."""
-    from .report import write_atomically
+    from .output import write_atomically
 
     return write_atomically(directory, lambda folder: _write_files(result, folder))
 
 
 def _write_files(result: ChurnResults, folder: Path) -> None:
-    from .report import CSV, _save
+    from .output import CSV
+    from .output import save_figure as _save
 
     fitted = result.fitted
     pd.concat([f.coefficients.assign(arm=f.arm) for f in fitted], ignore_index=True)[
@@ -468,7 +469,7 @@ def _write_files(result: ChurnResults, folder: Path) -> None:
 def plot_calibration(result: ChurnResults):
     from matplotlib.figure import Figure
 
-    from .report import _colors
+    from .output import colors as _colors
 
     fitted = result.fitted
     fig = Figure(figsize=(4.2 * len(fitted), 4.0), layout="constrained")
@@ -506,7 +507,7 @@ def plot_coefficients(result: ChurnResults):
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from .report import _colors
+    from .output import colors as _colors
 
     fitted = result.fitted
     features = list(dict.fromkeys(name for f in fitted for name in f.coefficients["feature"]
@@ -570,7 +571,7 @@ def plot_coefficients(result: ChurnResults):
 
 
 def _fmt(x) -> str:
-    from .report import fmt
+    from .output import fmt
 
     return fmt(float(x))
 
@@ -587,7 +588,8 @@ def _coefficient_row(r, penalised: bool, number, p_value) -> list[str]:
 
 
 def report_markdown(result: ChurnResults) -> str:
-    from .report import _table, fmt_p
+    from .output import fmt_p
+    from .output import text_table as _table
 
     lines = [
         "# Churn model", "",

@@ -56,3 +56,7 @@ def show(value: Any) -> str:
 def one_line(text: str) -> str:
     """`text` with control characters (newlines, NUL, ...) escaped, so it prints as one line."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: runs stop and partial output is removed (exit 143)."""

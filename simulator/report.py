@@ -1,17 +1,13 @@
 """What a run leaves behind: CSV files, PNG plots, report.md and the printed summary.
 
-The output folder is written atomically: everything goes into a hidden sibling
-folder that is renamed into place at the end, so a failed or interrupted run
-never leaves a half-written folder and an existing one is replaced only on
-success.
+The output folder is written atomically (see `output.AtomicFolder`): a failed or
+interrupted run never leaves a half-written folder, and an existing one is
+replaced only on success.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import secrets
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,17 +16,20 @@ from matplotlib.figure import Figure
 
 from .measures import axis_label, bounds
 from .metrics import HEADLINE, METRICS, SEGMENT_METRICS
+from .output import CSV, fmt, fmt_p, write_atomically
+from .output import colors as _colors
+from .output import save_figure as _save
+from .output import text_table as _table
 from .params import flatten_dotted
+from .results import ALL
 from .stats import Interval, band, clip_interval
+from .windows import window_steps
 
 if TYPE_CHECKING:
-    from .runner import Results
+    from .results import Results
 
 FILES = ("timeseries.csv", "summary.csv", "comparison.csv", "report.md", "headline.png",
          "metrics.png")
-
-#: Segment label of whole-market rows (as in runner.ALL).
-ALL = "all"
 
 #: A panel with more rows than this is written as panel.parquet instead of panel.csv
 #: (a CSV of millions of rows is slow to write and read, and large).
@@ -39,51 +38,13 @@ PANEL_CSV_MAX_ROWS = 200_000
 #: Segment metrics plotted per segment in segments.png.
 SEGMENT_PLOT = ("volume", "trust", "churn", "satisfaction")
 
+__all__ = ["CSV", "FILES", "fmt", "fmt_p", "write_atomically", "write_results"]
+
 
 # -- writing --------------------------------------------------------------------------------
-def write_results(results: Results, directory) -> Path:
+def write_results(results: Results, directory, **options) -> Path:
     """Write every output file into `directory`, replacing it only once all are written."""
-    return write_atomically(directory, lambda folder: write_files(results, folder))
-
-
-def write_atomically(directory, write) -> Path:
-    """Call `write(folder)` on a new hidden sibling folder, then rename it to `directory`
-    (replacing an old one only on success)."""
-    target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = _sibling(target, "partial")
-    try:
-        write(staging)
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
-
-
-def _sibling(target: Path, kind: str) -> Path:
-    """A new hidden folder next to `target` (same file system, so renames are atomic)."""
-    folder = target.parent / f".{target.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
-    folder.mkdir()
-    return folder
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    if not target.exists():
-        os.rename(staging, target)
-        return
-    retired = _sibling(target, "old")
-    os.rename(target, retired / target.name)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(retired / target.name, target)  # put the old results back
-        shutil.rmtree(retired, ignore_errors=True)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-CSV = {"index": False, "lineterminator": "\n"}
+    return write_atomically(directory, lambda folder: write_files(results, folder), **options)
 
 
 def write_files(results: Results, folder: Path) -> None:
@@ -117,11 +78,6 @@ def write_panel(panel, folder: Path) -> Path:
     return path
 
 
-def _save(fig: Figure, path: Path) -> None:
-    # No timestamps in the metadata, so identical runs give identical images.
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-
-
 # -- plots ----------------------------------------------------------------------------------
 def varying_metrics(results: Results) -> list[str]:
     """Metrics that change somewhere (constant ones, e.g. mechanisms not in play, are noise)."""
@@ -152,8 +108,6 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     ts = results.timeseries
     steps = np.arange(1, results.steps + 1)
-    from .runner import window_steps
-
     window_start = results.steps - window_steps(results.steps, results.window) + 0.5
     colors = _colors(len(results.arm_names))
     handles = []
@@ -230,33 +184,7 @@ def _legend_below(fig: Figure, handles: list) -> None:
                fontsize="small", frameon=False)
 
 
-def _colors(n: int) -> list:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
-    return [cmap(i % 10) for i in range(n)]
-
-
 # -- text -----------------------------------------------------------------------------------
-def fmt(x: float) -> str:
-    """A number for humans: 4 significant digits, '-' when undefined."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x != 0 and abs(x) < 1e-3:
-        return f"{x:.2e}"
-    if abs(x) >= 1e4:
-        return f"{x:,.0f}"
-    return f"{x:.4g}"
-
-
-def fmt_p(p: float) -> str:
-    if isinstance(p, float) and math.isnan(p):
-        return "-"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def _cell(row, replications: int) -> str:
     """mean [95% CI], the interval cut to what the metric can be; n when fewer than all
     replications have a value (e.g. a price when some runs had no trade)."""
@@ -274,18 +202,6 @@ def _cell(row, replications: int) -> str:
 def _lookup(frame, arm: str, metric: str, segment: str = ALL):
     return frame.loc[(frame["arm"] == arm) & (frame["segment"] == segment)
                      & (frame["metric"] == metric)].iloc[0]
-
-
-def _table(header: list[str], rows: list[list[str]], markdown: bool) -> list[str]:
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return lines + ["| " + " | ".join(r) + " |" for r in rows]
-    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()
-    lines = [line, "  ".join("-" * w for w in widths)]
-    for r in rows:
-        lines.append("  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)).rstrip())
-    return lines
 
 
 def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
@@ -344,15 +260,11 @@ def format_summary(results: Results) -> str:
 
 
 def _early_text(results: Results) -> str:
-    from .runner import window_steps
-
     k = window_steps(results.steps, results.early)
     return f"{k} step{'s' if k != 1 else ''}"
 
 
 def _window_text(results: Results) -> str:
-    from .runner import window_steps
-
     k = window_steps(results.steps, results.window)
     return f"{k} step{'s' if k != 1 else ''}"
 

@@ -141,7 +141,7 @@ def test_results_have_the_documented_shape(scenario_file):
     ref = mean_ci(per_rep)
     assert (row["mean"], row["ci_low"], row["n"]) == (
         pytest.approx(ref.mean), pytest.approx(ref.ci_low, nan_ok=True), 3)
-    fig = res.plot()
+    fig = simulator.report.plot_metrics(res)
     assert [ax.get_title() for ax in fig.axes] == list(HEADLINE)
     assert len(fig.axes[0].get_lines()) == 2  # one mean line per arm
 

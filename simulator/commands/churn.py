@@ -48,7 +48,7 @@ def churn_command(args) -> int:
 
 
 def summary_text(result) -> str:
-    from ..report import fmt
+    from ..output import fmt
 
     lines = [f"churn model on {result.source} ({result.rows:,} buyer-steps), held-out AUC "
              "per arm (a constant predictor has 0.5):"]

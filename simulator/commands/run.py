@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError, one_line
+from ..output import AtomicFolder
 from ..scenario import Scenario, parse_assignment, read_toml
 
 
@@ -31,7 +32,12 @@ def register(subparsers) -> None:
                      "--set arms.transparent.market.information=noisy (arms still override "
                      "[market])")
     run.add_argument("--workers", metavar="N", type=_whole, default=1,
-                     help="processes to run replications on (results are identical for any N)")
+                     help="processes to run replications on (results are identical for any N "
+                     "and executor)")
+    run.add_argument("--executor", choices=("local", "dask"), default="local",
+                     help="local processes (default) or dask.distributed, as for `sweep`")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. "
+                     "tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
     run.add_argument("--panel", action="store_true",
                      help="also write the buyer-period panel (panel.csv, or panel.parquet when "
                      "large) for `infogap churn`")
@@ -65,19 +71,34 @@ def overrides_from(args) -> dict:
 
 
 def run_command(args) -> int:
+    from ..report import write_files
+    from ..runner import run_scenario
+    from ..sweep.executors import check_options
+
     scenario = Scenario.load(args.scenario, overrides_from(args))
     if args.workers < 1:
         raise UserError(f"--workers: expected a whole number >= 1, found {args.workers}")
+    check_options(args.executor, args.workers, args.scheduler)
     out = Path(args.out) if args.out else Path("results") / scenario.name
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: expected a folder, found a file")
-    results = scenario.run(workers=args.workers, progress=not args.quiet, panel=args.panel)
-    results.write(out)
+    # Checked and staged before running: an unwritable --out is refused at once.
+    folder = AtomicFolder(out, protect=[scenario.path] if scenario.path else [])
+    try:
+        results = run_scenario(scenario, workers=args.workers, progress=not args.quiet,
+                               panel=args.panel, executor=args.executor,
+                               scheduler=args.scheduler)
+        write_files(results, folder.staging)
+        folder.commit()
+    finally:
+        folder.discard()
     if not args.quiet:
         from ..report import format_summary, panel_file_name
 
         print(format_summary(results))
-        extra = f", {panel_file_name(len(results.panel))}" if args.panel else ""
+        extra = ""
+        if results.segment_timeseries is not None:
+            extra += ", segments.csv"
+        if args.panel:
+            extra += f", {panel_file_name(len(results.panel))}"
         print(f"\nwrote {out}/ (timeseries.csv, summary.csv, comparison.csv{extra}, "
               "report.md, plots)")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import Terminated, UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
     sweep.add_argument("--resume", action="store_true",
                        help="finish the sweep already in --out, running only missing runs")
+    sweep.add_argument("--panel", action="store_true",
+                       help="also store every run's buyer-period panel (load_panel)")
     sweep.add_argument("--csv", action="store_true", help="also write OUT/results.csv")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=run_sweep_command)
@@ -52,11 +54,11 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     try:
         outcome = run_sweep(experiment, out, workers=args.workers, executor=args.executor,
                             scheduler=args.scheduler, resume=args.resume,
-                            progress=not args.no_progress, csv=args.csv)
-    except KeyboardInterrupt:
+                            progress=not args.no_progress, csv=args.csv, panel=args.panel)
+    except KeyboardInterrupt as exc:
         print(f"infogap: interrupted; finished runs are kept in {out}; run again with --resume "
               f"to finish", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     rate = f", {outcome.ran / outcome.seconds:.1f} runs/s" if outcome.seconds and outcome.ran \
         else ""
     print(f"{experiment.name}: {outcome.ran} runs done, {outcome.failed} failed, "

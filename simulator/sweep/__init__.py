@@ -13,7 +13,8 @@ _EXPORTS = {
     "Experiment": "experiment", "load_experiment": "experiment",
     "SweepOutcome": "run", "run_sweep": "run",
     "export_csv": "store", "load_failures": "store", "load_points": "store",
-    "load_series": "store", "load_sweep": "store",
+    "load_series": "store", "load_sweep": "store", "load_segments": "store",
+    "load_panel": "store",
     "analyze_sweep": "analyze",
 }
 __all__ = sorted(_EXPORTS)

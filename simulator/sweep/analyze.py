@@ -10,8 +10,6 @@ of design points.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from matplotlib.ticker import NullFormatter
 from ..errors import UserError
 from ..measures import axis_label, key_name
 from ..metrics import METRICS
+from ..output import markdown_frame, save_figure, write_atomically, write_csv
 from .design import salib_problem
 from .experiment import Factor, factors_from_description
 from .store import load_points, load_sweep, sweep_description
@@ -57,15 +56,9 @@ def analyze_sweep(directory: str | Path, out: str | Path | None = None,
 
     table = load_sweep(directory)
     out = Path(out) if out else directory / "report"
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    report = _Report(info, factors, table, load_points(directory), metrics, tmp)
-    report.write(pairs)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    return out
+    points = load_points(directory)
+    return write_atomically(out, lambda folder: _Report(info, factors, table, points, metrics,
+                                                          folder).write(pairs))
 
 
 class _Report:
@@ -158,9 +151,9 @@ class _Report:
             frame = pd.DataFrame({"factor": self.names, "S1": s["S1"],
                                   "S1_conf": s["S1_conf"], "ST": s["ST"],
                                   "ST_conf": s["ST_conf"]})
-            frame.to_csv(self.folder / f"sobol_{metric}_{arm}.csv", index=False)
+            write_csv(frame, self.folder / f"sobol_{metric}_{arm}.csv")
             image = self._sobol_plot(frame, metric, arm)
-            self.lines += [head, "", _markdown(frame), "", f"![Sobol {metric}]({image})", ""]
+            self.lines += [head, "", markdown_frame(frame), "", f"![Sobol {metric}]({image})", ""]
             if second:
                 s2 = pd.DataFrame(s["S2"], index=self.names, columns=self.names)
                 s2.to_csv(self.folder / f"sobol_s2_{metric}_{arm}.csv")
@@ -197,7 +190,7 @@ class _Report:
                                   "mu_star": np.asarray(m["mu_star"], dtype=float),
                                   "mu_star_conf": np.asarray(m["mu_star_conf"], dtype=float),
                                   "sigma": np.asarray(m["sigma"], dtype=float)})
-            frame.to_csv(self.folder / f"morris_{metric}_{arm}.csv", index=False)
+            write_csv(frame, self.folder / f"morris_{metric}_{arm}.csv")
             fig = Figure(figsize=(4.5, 3.5), layout="constrained")
             ax = fig.subplots()
             ax.errorbar(frame["mu_star"], frame["sigma"], xerr=frame["mu_star_conf"],
@@ -209,7 +202,7 @@ class _Report:
             ax.set_ylabel("sigma: spread of the effects")
             ax.set_title(f"Morris screening of {metric} ({arm})")
             image = self._save(fig, f"morris_{metric}_{arm}.png")
-            self.lines += [head, "", _markdown(frame), "", f"![Morris {metric}]({image})", ""]
+            self.lines += [head, "", markdown_frame(frame), "", f"![Morris {metric}]({image})", ""]
 
     # -- plots for every design ------------------------------------------------------------------
     def _levels(self, factor: Factor, values: pd.Series) -> pd.Series:
@@ -320,7 +313,7 @@ class _Report:
         return self._save(fig, f"heatmap_{metric}_{_slug(xname)}_x_{_slug(yname)}_{arm}.png")
 
     def _tables(self) -> None:
-        self.table.drop(columns=["key"]).to_csv(self.folder / "runs.csv", index=False)
+        write_csv(self.table.drop(columns=["key"]), self.folder / "runs.csv")
         wide = self.means.pivot_table(index=["point", *self.names], columns="arm",
                                       values=self.metrics, aggfunc="first", observed=True)
         wide = wide[[(m, a) for m in self.metrics for a in self.arms if (m, a) in wide.columns]]
@@ -329,22 +322,22 @@ class _Report:
         else:
             wide.columns = [f"{metric} ({arm})" for metric, arm in wide.columns]
         wide = wide.reset_index()
-        wide.to_csv(self.folder / "points.csv", index=False)
+        write_csv(wide, self.folder / "points.csv")
         self.lines += ["## Design points", "",
                        "Metric means over replications per design point "
                        "(`points.csv`; every run with its status: `runs.csv`)."
                        + (f" First {TABLE_ROWS} of {len(wide)} shown."
                           if len(wide) > TABLE_ROWS else ""), "",
-                       _markdown(wide.head(TABLE_ROWS)), ""]
+                       markdown_frame(wide.head(TABLE_ROWS)), ""]
         failed = self.table[self.table["status"] == "failed"]
         if len(failed):
             self.lines += ["## Failed runs", "",
-                           _markdown(failed[["run_id", "point", "arm", "replication", "error"]]
+                           markdown_frame(failed[["run_id", "point", "arm", "replication", "error"]]
                                      .head(TABLE_ROWS)), "",
                            "Full tracebacks: `simulator.sweep.load_failures(DIR)`.", ""]
 
     def _save(self, fig: Figure, name: str) -> str:
-        fig.savefig(self.folder / name, dpi=110)
+        save_figure(fig, self.folder / name)
         return name
 
 
@@ -366,16 +359,3 @@ def _slug(key: str) -> str:
 
 def _tick(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def _markdown(frame: pd.DataFrame) -> str:
-    """A Markdown table without the optional `tabulate` dependency."""
-    def cell(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            return "" if math.isnan(v) else f"{v:.4g}"
-        return str(v).replace("|", "\\|")
-    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(cell(v) for v in row) + " |"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *body])

@@ -1,9 +1,16 @@
-"""Where runs execute: a local process pool or a Dask cluster, behind one small interface.
+"""Where runs execute: this process, a local process pool or a Dask cluster, behind one
+small interface used by both `infogap run` and `infogap sweep`.
 
 `Executor.imap_unordered(fn, items)` yields `(item, result, error)` as runs
 finish, keeping only a bounded number of tasks in flight, so the parent's
 memory does not grow with the size of the sweep. A run's result depends only
 on its task, so executors and worker counts give bit-identical results.
+
+Local workers ignore Ctrl-C (the parent handles it and stops them) and exit by
+themselves when the parent dies, even by SIGKILL. A worker that dies (killed,
+out of memory) breaks the whole pool: its runs and every other run in flight
+are resubmitted to a fresh pool, and only a run lost `MAX_LOSSES` times is
+reported as lost.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from itertools import islice
+from contextlib import contextmanager
+from itertools import count, islice
 from typing import Any
 
 from ..errors import UserError
@@ -27,8 +35,12 @@ EXECUTORS = ("local", "dask")
 
 #: Tasks in flight per worker: enough to keep workers busy, few enough to keep memory flat.
 IN_FLIGHT_PER_WORKER = 4
-#: How often a local worker checks that the sweep that started it is still alive.
+#: How often a local worker checks that the process that started it is still alive.
 PARENT_CHECK_SECONDS = 0.5
+#: A run in flight when its pool broke this many times is reported as lost, not retried.
+MAX_LOSSES = 3
+#: How long to wait for a Dask scheduler given by --scheduler.
+SCHEDULER_TIMEOUT = "20s"
 
 
 class Executor(ABC):
@@ -42,13 +54,14 @@ class Executor(ABC):
         """Yield (item, fn(item), None), or (item, None, error) if the executor lost the run."""
 
     @abstractmethod
-    def close(self) -> None: ...
+    def close(self, abort: bool = False) -> None:
+        """Release the workers; with `abort` (an error or Ctrl-C) stop runs in flight now."""
 
     def __enter__(self) -> Executor:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, value, traceback) -> None:
+        self.close(abort=kind is not None)
 
 
 def check_options(kind: str, workers: int | None = None, scheduler: str | None = None) -> None:
@@ -61,19 +74,50 @@ def check_options(kind: str, workers: int | None = None, scheduler: str | None =
         raise UserError("--scheduler: only used with --executor dask")
 
 
-def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None
-                  ) -> Executor:
+def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None,
+                  runs: int | None = None) -> Executor:
+    """The executor for `--executor kind`; local with one worker (or one run) runs in this
+    process. `runs`, when known, caps the number of local workers."""
     check_options(kind, workers, scheduler)
     if kind == "local":
-        return LocalExecutor(workers or os.cpu_count() or 1)
+        workers = min(workers or os.cpu_count() or 1, runs or 1 << 30)
+        return InlineExecutor() if workers <= 1 else LocalExecutor(workers)
     return DaskExecutor(workers, scheduler)
 
 
-def _worker_init() -> None:
+class InlineExecutor(Executor):
+    """Runs in this process, one after the other: no start-up cost, Ctrl-C stops at once."""
+
+    workers = 1
+
+    def imap_unordered(self, fn, items):
+        for item in items:
+            yield item, fn(item), None
+
+    def close(self, abort: bool = False) -> None:
+        pass
+
+
+@contextmanager
+def _interrupts_ignored():
+    """Processes started inside inherit an ignored SIGINT, so Ctrl-C reaches only the parent,
+    which stops the pool: no traceback from every worker, even one still importing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _worker_init(parent: int) -> None:
     """Workers leave Ctrl-C to the parent, and exit if the parent dies (e.g. SIGKILL), which
-    would otherwise leave them blocked on the task queue for ever."""
+    would otherwise leave them running queued runs or blocked on the task queue for ever.
+    The parent's pid is passed in: if it died while this worker was still starting,
+    `os.getppid()` already names the new parent (init), and the worker exits at once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -93,34 +137,66 @@ class LocalExecutor(Executor):
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers,
                                    mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init)
+                                   initializer=_worker_init, initargs=(os.getpid(),))
 
     def imap_unordered(self, fn, items):
         items = iter(items)
+        numbers = count()
         limit = self.workers * IN_FLIGHT_PER_WORKER
-        pending = {}
+        pending: dict = {}   # future -> (number, item)
+        losses: dict[int, int] = {}
+
+        def submit(number: int, item) -> None:
+            with _interrupts_ignored():   # a worker started now inherits it while importing
+                pending[self._pool.submit(fn, item)] = (number, item)
+
         for item in islice(items, limit):
-            pending[self._pool.submit(fn, item)] = item
+            submit(next(numbers), item)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            broken = False
+            lost = []
             for future in done:
-                item = pending.pop(future)
+                number, item = pending.pop(future)
                 error = future.exception()
-                broken |= isinstance(error, BrokenProcessPool)
-                yield (item, None, error) if error else (item, future.result(), None)
-            if broken:  # a worker died (e.g. killed, out of memory): every pending run is lost
-                lost = list(pending.items())
+                if isinstance(error, BrokenProcessPool):
+                    lost.append((number, item))
+                elif error is not None:
+                    yield item, None, error
+                else:
+                    yield item, future.result(), None
+            if lost:
+                # A worker died: the pool is broken and every run in flight with it. Give
+                # them all to a fresh pool (runs are deterministic: redoing one is harmless).
+                lost += sorted(pending.values(), key=lambda pair: pair[0])
                 pending.clear()
-                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._stop(self._pool)
                 self._pool = self._new_pool()
-                for _, item in lost:
-                    pending[self._pool.submit(fn, item)] = item
+                for number, item in lost:
+                    losses[number] = losses.get(number, 0) + 1
+                    if losses[number] >= MAX_LOSSES:
+                        yield item, None, BrokenProcessPool(
+                            f"the worker process running this run died {MAX_LOSSES} times")
+                    else:
+                        submit(number, item)
             for item in islice(items, limit - len(pending)):
-                pending[self._pool.submit(fn, item)] = item
+                submit(next(numbers), item)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    @staticmethod
+    def _stop(pool: ProcessPoolExecutor) -> None:
+        """Stop a pool now, killing runs in flight (Python < 3.14 has no terminate_workers)."""
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        for process in processes:
+            process.join(5)
+
+    def close(self, abort: bool = False) -> None:
+        if abort:
+            self._stop(self._pool)
+        else:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskExecutor(Executor):
@@ -135,11 +211,11 @@ class DaskExecutor(Executor):
         self._cluster = None
         if scheduler:
             try:
-                self._client = Client(scheduler, timeout="20s")
-            except OSError as exc:
+                self._client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+            except (OSError, ValueError, TypeError) as exc:
                 raise UserError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
-                                f"({exc}); the sweep's plan is stored, so run it again with "
-                                f"--resume once the scheduler is up") from None
+                                f"({exc}); check the address (e.g. tcp://HOST:8786) and that "
+                                f"the scheduler is up") from None
             self.workers = workers or max(1, len(self._client.scheduler_info()["workers"]))
         else:
             self.workers = workers or os.cpu_count() or 1
@@ -172,7 +248,9 @@ class DaskExecutor(Executor):
             for nxt in islice(items, limit - len(pending)):
                 queue.add(submit(nxt))
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        if abort:   # drop queued runs rather than wait for them
+            self._client.cancel(list(self._client.futures.values()), force=True)
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

@@ -12,10 +12,10 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from .design import build_design
-from .executors import check_options, make_executor
+from .executors import Executor, check_options, make_executor
 from .experiment import Experiment
 from .plan import plan_runs
-from .store import SweepStore, export_csv, load_sweep
+from .store import INDEX, LOCK, SweepStore, export_csv, load_sweep
 from .work import DEFAULT_RUNNER, execute
 
 #: Failures whose message is kept in memory for the closing summary (all are in the index).
@@ -41,61 +41,74 @@ class SweepOutcome:
 def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = None,
               executor: str = "local", scheduler: str | None = None, resume: bool = False,
               progress: bool = True, csv: bool = False, runner: str = DEFAULT_RUNNER,
-              log=None) -> SweepOutcome:
-    """Run every missing run of `experiment` into folder `out`; see `SweepOutcome`."""
+              panel: bool = False, log=None) -> SweepOutcome:
+    """Run every missing run of `experiment` into folder `out`; see `SweepOutcome`.
+
+    The executor is started (and a --scheduler reached) before the folder is touched, and
+    a folder this call created is removed again if planning fails.
+    """
     log = log or (lambda message: print(message, file=sys.stderr))
     out = Path(out)
     check_options(executor, workers, scheduler)
-    fresh = not out.exists() or not any(out.iterdir())
-    store = SweepStore.open(out, resume=resume)
-    try:
-        design = build_design(experiment)
-        points = ((i, values, None if design.matrix is None else design.matrix[i].tolist())
-                  for i, values in enumerate(design.points))
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, expected a folder for the sweep")
+    created = not out.exists()
+    fresh = created or not any(out.iterdir())
+    with make_executor(executor, workers, scheduler) as pool:
+        store = SweepStore.open(out, resume=resume)
         try:
-            store.write_plan(experiment.describe(), points, plan_runs(experiment, design, runner))
-        except UserError:
-            if fresh:  # a design point is invalid: leave no half-made folder behind
-                store.close()
-                shutil.rmtree(out, ignore_errors=True)
-            raise
-        todo = store.todo()
-        planned, distinct = store.db.execute(
-            "SELECT (SELECT count(*) FROM plan), (SELECT count(*) FROM tasks)").fetchone()
-        outcome = SweepOutcome(Path(out), planned, distinct, reused=distinct - len(todo))
-        log(f"{experiment.name}: {planned} runs planned ({distinct} distinct), "
-            f"{outcome.reused} already stored, {len(todo)} to do")
-        if todo:
-            _execute(store, todo, outcome, executor, workers, scheduler, progress)
-    finally:
-        store.close()
+            design = build_design(experiment)
+            points = ((i, values, None if design.matrix is None else design.matrix[i].tolist())
+                      for i, values in enumerate(design.points))
+            try:
+                store.write_plan(experiment.describe(), points,
+                                 plan_runs(experiment, design, runner, panel=panel))
+            except UserError:
+                if fresh:  # a design point is invalid: leave no half-made folder behind
+                    store.close()
+                    shutil.rmtree(out if created else out / "runs", ignore_errors=True)
+                    if not created:
+                        for name in (INDEX, f"{INDEX}-wal", f"{INDEX}-shm", LOCK):
+                            (out / name).unlink(missing_ok=True)
+                raise
+            todo = store.todo()
+            planned, distinct = store.db.execute(
+                "SELECT (SELECT count(*) FROM plan), (SELECT count(*) FROM tasks)").fetchone()
+            outcome = SweepOutcome(Path(out), planned, distinct, reused=distinct - len(todo))
+            damaged = (f" ({store.damaged} stored runs unreadable, run again)"
+                       if store.damaged else "")
+            log(f"{experiment.name}: {planned} runs planned ({distinct} distinct), "
+                f"{outcome.reused} already stored, {len(todo)} to do{damaged}")
+            if todo:
+                _execute(store, todo, outcome, pool, progress)
+        finally:
+            store.close()
     load_sweep(out)  # refresh results.parquet
     if csv:
         log(f"wrote {export_csv(out)}")
     return outcome
 
 
-def _execute(store: SweepStore, todo: list[str], outcome: SweepOutcome, executor: str,
-             workers: int | None, scheduler: str | None, progress: bool) -> None:
+def _execute(store: SweepStore, todo: list[str], outcome: SweepOutcome, pool: Executor,
+             progress: bool) -> None:
     start = time.perf_counter()
     bar = tqdm(total=len(todo), unit="run", file=sys.stderr,
                disable=not progress or not sys.stderr.isatty(),
                dynamic_ncols=True, desc="sweep")
     try:
-        with make_executor(executor, workers, scheduler) as pool:
-            for task, result, error in pool.imap_unordered(execute, store.tasks(todo)):
-                if error is not None:
-                    result = {"key": task.key, "ok": False, "summary": None, "series": None,
-                              "error": f"the executor lost this run: {error!r}", "elapsed": None}
-                store.record(result)
-                if result["ok"]:
-                    outcome.ran += 1
-                else:
-                    outcome.failed += 1
-                    if len(outcome.failures) < MAX_FAILURES_SHOWN:
-                        outcome.failures.append(result["error"].strip().splitlines()[-1])
-                bar.set_postfix(failed=outcome.failed, refresh=False)
-                bar.update()
+        for task, result, error in pool.imap_unordered(execute, store.tasks(todo)):
+            if error is not None:
+                result = {"key": task.key, "ok": False,
+                          "error": f"the executor lost this run: {error!r}", "elapsed": None}
+            store.record(result)
+            if result["ok"]:
+                outcome.ran += 1
+            else:
+                outcome.failed += 1
+                if len(outcome.failures) < MAX_FAILURES_SHOWN:
+                    outcome.failures.append(result["error"].strip().splitlines()[-1])
+            bar.set_postfix(failed=outcome.failed, refresh=False)
+            bar.update()
     finally:
         bar.close()
         outcome.seconds = time.perf_counter() - start

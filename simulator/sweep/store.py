@@ -3,15 +3,21 @@
 Layout of DIR:
   index.sqlite   meta (experiment, plan digest), points, plan (run_id -> key),
                  tasks (what to run per key), runs (finished keys: ok or failed)
-  runs/KK/KEY.json  one file per finished run, written to a temporary file then renamed
+  runs/KK/KEY.json  one file per finished run: window means, series, per-segment means
+  runs/KK/KEY.panel.parquet  its buyer-period panel (sweeps with --panel)
   results.parquet   the table `load_sweep` returns, rebuilt when the index has changed
+  .lock          held (flock) by the sweep writing the folder; a second one is refused
 A run counts as finished only once its file is in place *and* its index row is
 committed; a kill in between leaves a run that `--resume` simply runs again
-(same key, same file), so nothing is lost and nothing is duplicated.
+(same key, same file), so nothing is lost and nothing is duplicated. Run files
+are fsynced (file, then folder) before their row is committed, and `--resume`
+reads every stored run back: a file a power cut left empty or cut short is run
+again; readers treat it as not run.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -25,12 +31,17 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from ..metrics import METRICS
+from ..metrics import METRICS, SEGMENT_METRICS
+from ..output import fsync_folder, write_csv, write_durably
 from .plan import PlannedRun
 from .work import RunTask
 
 INDEX = "index.sqlite"
 RESULTS = "results.parquet"
+LOCK = ".lock"
+#: What the table says of a run whose stored file cannot be read back.
+DAMAGED = ("the stored run file is missing or damaged (e.g. by a power cut); "
+           "`infogap sweep ... --resume` runs it again")
 RUN_COLUMNS = ["run_id", "point", "arm", "replication", "key", "status"]
 
 _SCHEMA = """
@@ -60,12 +71,18 @@ def is_sweep_dir(path: Path) -> bool:
 
 
 class SweepStore:
-    """Writer side of a sweep folder (only the parent process writes)."""
+    """Writer side of a sweep folder (only the parent process writes, under the lock)."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, lock: int | None = None):
         self.dir = Path(directory)
-        self.db = _connect(self.dir / INDEX)
-        self.db.executescript(_SCHEMA)
+        self._lock = lock
+        self.damaged = 0   # stored runs whose file could not be read back (see todo)
+        try:
+            self.db = _connect(self.dir / INDEX)
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise _bad_index(self.dir, exc) from None
 
     # -- creation and planning ---------------------------------------------------------------
     @classmethod
@@ -74,15 +91,21 @@ class SweepStore:
         if directory.exists() and not directory.is_dir():
             raise UserError(f"--out {directory}: is a file, expected a folder for the sweep")
         if directory.exists() and any(directory.iterdir()) and not resume:
-            detail = (f"holds a sweep with {_count_ok(directory)} finished runs"
-                      if is_sweep_dir(directory) else "is not empty")
+            count = _count_ok(directory)
+            detail = ("is not empty" if not is_sweep_dir(directory)
+                      else f"holds a sweep with {count} finished runs" if count is not None
+                      else f"holds an unreadable {INDEX}")
             raise UserError(f"--out {directory}: the folder already exists and {detail}; pass "
                             f"--resume to finish that sweep, or choose another --out")
         if resume and directory.exists() and any(directory.iterdir()) \
                 and not is_sweep_dir(directory):
             raise UserError(f"--resume: {directory} is not a sweep folder (no {INDEX})")
-        (directory / "runs").mkdir(parents=True, exist_ok=True)
-        store = cls(directory)
+        try:
+            (directory / "runs").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"--out {directory}: cannot create the folder "
+                            f"({exc.strerror or exc})") from None
+        store = cls(directory, _lock_folder(directory))
         store._remove_partial_files()
         return store
 
@@ -137,12 +160,19 @@ class SweepStore:
 
     # -- running -------------------------------------------------------------------------------
     def todo(self) -> list[str]:
-        """Keys still to run (never run, failed, or whose file went missing), replication-major."""
+        """Keys still to run, replication-major: never run, failed, or whose stored file is
+        missing or unreadable (counted in `self.damaged`)."""
         rows = self.db.execute(
-            "SELECT t.key, r.status, r.file FROM tasks t LEFT JOIN runs r ON r.key = t.key "
-            "ORDER BY t.replication, t.first_run").fetchall()
-        return [key for key, status, file in rows
-                if status != "ok" or not (self.dir / file).is_file()]
+            "SELECT t.key, r.status, r.file, t.task FROM tasks t "
+            "LEFT JOIN runs r ON r.key = t.key ORDER BY t.replication, t.first_run").fetchall()
+        todo, self.damaged = [], 0
+        for key, status, file, task in rows:
+            if status != "ok":
+                todo.append(key)
+            elif _read_run(self.dir, key, file, json.loads(task).get("panel", False)) is None:
+                todo.append(key)
+                self.damaged += 1
+        return todo
 
     def tasks(self, keys: Iterable[str]) -> Iterator[RunTask]:
         """The tasks for `keys`, read one at a time (the plan stays on disk)."""
@@ -153,13 +183,17 @@ class SweepStore:
             yield RunTask(**data)
 
     def record(self, result: dict[str, Any]) -> None:
-        """Store one finished run: its file first (atomically), then its index row."""
+        """Store one finished run: its files first (durably), then its index row."""
         key = result["key"]
         file = None
         if result["ok"]:
             file = f"runs/{key[:2]}/{key}.json"
-            _atomic_write(self.dir / file, json.dumps(
-                {"key": key, "summary": result["summary"], "series": result["series"]}))
+            data = {"key": key, "summary": result["summary"], "series": result["series"]}
+            if result.get("segments") is not None:
+                data["segments"] = result["segments"]
+            if result.get("panel") is not None:
+                data["panel"] = _write_panel(self.dir / file, result["panel"])
+            write_durably(self.dir / file, json.dumps(data))
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?)",
                             (key, "ok" if result["ok"] else "failed", file, result["error"],
@@ -170,7 +204,62 @@ class SweepStore:
                                "ORDER BY finished").fetchall()
 
     def close(self) -> None:
-        self.db.close()
+        if getattr(self, "db", None) is not None:
+            self.db.close()
+            self.db = None
+        if self._lock is not None:
+            os.close(self._lock)   # releases the flock
+            self._lock = None
+
+
+def _lock_folder(directory: Path) -> int:
+    """Hold an exclusive lock on DIR/.lock for as long as this sweep writes the folder."""
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise UserError(f"--out {directory}: another `infogap sweep` (pid {holder}) is "
+                        f"writing this folder; wait for it to finish, or stop it and run "
+                        f"again with --resume") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _bad_index(directory: Path, exc: Exception) -> UserError:
+    return UserError(f"{directory / INDEX}: not a readable sweep index ({exc}); start the "
+                     f"sweep in a new --out folder")
+
+
+def _write_panel(run_file: Path, panel: pd.DataFrame) -> str:
+    """The run's panel as Parquet beside its run file (durably); returns its file name."""
+    path = run_file.with_name(run_file.stem + ".panel.parquet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    panel.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_folder(path.parent)
+    return path.name
+
+
+def _read_run(directory: Path, key: str, file: str | None, panel: bool = False
+              ) -> dict[str, Any] | None:
+    """A stored run's data, or None if its file is missing, empty or cut short."""
+    if not file:
+        return None
+    try:
+        data = json.loads((directory / file).read_text())
+        if data["key"] != key or not isinstance(data["summary"], dict):
+            return None
+        if panel and not (directory / file).with_name(data["panel"]).is_file():
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return data
 
 
 def _task_json(task: RunTask) -> str:
@@ -179,19 +268,16 @@ def _task_json(task: RunTask) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _count_ok(directory: Path) -> int:
-    db = sqlite3.connect(f"file:{directory / INDEX}?mode=ro", uri=True)
+def _count_ok(directory: Path) -> int | None:
+    """Finished runs in a sweep folder, None if its index cannot be read."""
+    try:
+        db = sqlite3.connect(f"file:{directory / INDEX}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
     try:
         return db.execute("SELECT count(*) FROM runs WHERE status = 'ok'").fetchone()[0]
     except sqlite3.Error:
-        return 0
+        return None
     finally:
         db.close()
 
@@ -201,7 +287,13 @@ def _read_only(directory: Path) -> sqlite3.Connection:
     if not is_sweep_dir(directory):
         raise UserError(f"{directory}: not a sweep folder (no {INDEX}); run `infogap sweep` "
                         f"first")
-    return sqlite3.connect(f"file:{Path(directory) / INDEX}?mode=ro", uri=True, timeout=30)
+    db = sqlite3.connect(f"file:{Path(directory) / INDEX}?mode=ro", uri=True, timeout=30)
+    try:
+        db.execute("SELECT count(*) FROM meta").fetchone()
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise _bad_index(Path(directory), exc) from None
+    return db
 
 
 def sweep_description(directory: str | Path) -> dict[str, Any]:
@@ -261,15 +353,21 @@ def _build_table(directory: Path, db: sqlite3.Connection) -> pd.DataFrame:
         "FROM plan p LEFT JOIN runs r ON r.key = p.key ORDER BY p.run_id").fetchall()
     values = np.full((len(rows), len(METRICS)), np.nan)
     seen: dict[str, int] = {}   # key -> first row holding its values (identical runs)
+    readable: dict[str, bool] = {}
     for i, (*_, key, status, _error, file) in enumerate(rows):
         if status != "ok":
             continue
-        if key in seen:
+        if key not in readable:
+            data = _read_run(directory, key, file)
+            readable[key] = data is not None
+            if data is not None:
+                summary = data["summary"]
+                values[i] = [np.nan if summary.get(m) is None else summary[m] for m in METRICS]
+                seen[key] = i
+        elif key in seen:   # identical runs share one stored run
             values[i] = values[seen[key]]
-            continue
-        seen[key] = i
-        summary = json.loads((directory / file).read_text())["summary"]
-        values[i] = [np.nan if summary.get(m) is None else summary[m] for m in METRICS]
+        if not readable[key]:   # shown as not run, with why
+            rows[i] = (*rows[i][:5], "pending", DAMAGED, file)
     columns = list(zip(*rows, strict=True)) if rows else [()] * 8
     frame = pd.DataFrame({
         "run_id": np.array(columns[0], dtype=np.int64),
@@ -317,13 +415,14 @@ def load_series(directory: str | Path) -> pd.DataFrame:
     db = _read_only(directory)
     try:
         rows = db.execute(
-            "SELECT p.run_id, r.file FROM plan p JOIN runs r ON r.key = p.key "
+            "SELECT p.run_id, p.key, r.file FROM plan p JOIN runs r ON r.key = p.key "
             "WHERE r.status = 'ok' ORDER BY p.run_id").fetchall()
     finally:
         db.close()
     frames = []
-    for run_id, file in rows:
-        series = json.loads((directory / file).read_text())["series"]
+    for run_id, key, file in rows:
+        data = _read_run(directory, key, file)
+        series = data and data["series"]
         if series:
             frame = pd.DataFrame(series)
             frame.insert(0, "run_id", run_id)
@@ -333,6 +432,55 @@ def load_series(directory: str | Path) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True)
     out[list(METRICS)] = out[list(METRICS)].astype(float)
     return out
+
+
+def _finished_runs(directory: Path) -> list[tuple]:
+    """(run_id, point, arm, replication, key, file) of every run stored ok, in plan order."""
+    db = _read_only(directory)
+    try:
+        return db.execute(
+            "SELECT p.run_id, p.point, p.arm, p.replication, p.key, r.file FROM plan p "
+            "JOIN runs r ON r.key = p.key WHERE r.status = 'ok' ORDER BY p.run_id").fetchall()
+    finally:
+        db.close()
+
+
+def load_segments(directory: str | Path) -> pd.DataFrame:
+    """Per-segment window means of finished runs of markets with buyer segments: one row
+    per (run_id, segment), with point, arm, replication and one column per segment metric."""
+    directory = Path(directory)
+    rows = []
+    for run_id, point, arm, rep, key, file in _finished_runs(directory):
+        data = _read_run(directory, key, file)
+        for segment, means in ((data or {}).get("segments") or {}).items():
+            rows.append({"run_id": run_id, "point": point, "arm": arm, "replication": rep,
+                         "segment": segment, **{m: means.get(m) for m in SEGMENT_METRICS}})
+    frame = pd.DataFrame(rows, columns=["run_id", "point", "arm", "replication", "segment",
+                                        *SEGMENT_METRICS])
+    frame[list(SEGMENT_METRICS)] = frame[list(SEGMENT_METRICS)].astype(float)
+    return frame
+
+
+def load_panel(directory: str | Path) -> pd.DataFrame:
+    """The buyer-period panels of finished runs (sweeps run with --panel), one row per buyer
+    and step, led by run_id, point, arm and replication."""
+    directory = Path(directory)
+    frames = []
+    for run_id, point, arm, rep, key, file in _finished_runs(directory):
+        data = _read_run(directory, key, file)
+        if data is None or not data.get("panel"):
+            continue
+        try:
+            panel = pd.read_parquet((directory / file).with_name(data["panel"]))
+        except (OSError, ValueError):
+            continue
+        for position, (name, value) in enumerate((("run_id", run_id), ("point", point),
+                                                  ("arm", arm), ("replication", rep))):
+            panel.insert(position, name, value)
+        frames.append(panel)
+    if not frames:
+        return pd.DataFrame(columns=["run_id", "point", "arm", "replication"])
+    return pd.concat(frames, ignore_index=True)
 
 
 def load_failures(directory: str | Path) -> pd.DataFrame:
@@ -351,7 +499,10 @@ def load_failures(directory: str | Path) -> pd.DataFrame:
 def export_csv(directory: str | Path, path: str | Path | None = None) -> Path:
     """The `load_sweep` table as a flat CSV (default DIR/results.csv), written atomically."""
     path = Path(path) if path else Path(directory) / "results.csv"
-    tmp = path.with_name(path.name + ".tmp")
-    load_sweep(directory).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        write_csv(load_sweep(directory), tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

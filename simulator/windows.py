@@ -1,0 +1,36 @@
+"""The steps a run is summarised by: the final window (the long run) and the early period.
+
+Shared by `infogap run` (per replication) and sweeps (per run), so a run's summary
+is the same number whichever path produced it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .metrics import METRICS
+
+
+def window_steps(steps: int, window: float) -> int:
+    """How many final steps the summary window covers."""
+    return max(1, min(steps, math.ceil(window * steps - 1e-9)))
+
+
+def window_means(df: pd.DataFrame, window: float, metrics=METRICS) -> pd.Series:
+    """Mean of each metric over the final `window` fraction of steps (at least one step).
+
+    NaN steps are skipped (price has none when nothing trades); a metric that is
+    NaN on every step of the window stays NaN.
+    """
+    columns = [m for m in metrics if m in df.columns]
+    tail = df[columns].iloc[-window_steps(len(df), window):]
+    return tail.mean(skipna=True)
+
+
+def early_means(df: pd.DataFrame, early: float, metrics=METRICS) -> pd.Series:
+    """Mean of each metric over the first `early` fraction of steps (at least one step):
+    the transient, where short-term gains show before long-term costs."""
+    columns = [m for m in metrics if m in df.columns]
+    return df[columns].iloc[:window_steps(len(df), early)].mean(skipna=True)
