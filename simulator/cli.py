@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "simulator.commands.viz",
     "simulator.commands.sweep",
     "simulator.commands.churn",
+    "simulator.commands.theory",
 )
 
 

@@ -28,8 +28,8 @@ from .windows import window_steps
 if TYPE_CHECKING:
     from .results import Results
 
-FILES = ("timeseries.csv", "summary.csv", "comparison.csv", "report.md", "headline.png",
-         "metrics.png")
+FILES = ("timeseries.csv", "summary.csv", "comparison.csv", "theory.csv", "report.md",
+         "headline.png", "metrics.png")
 
 #: A panel with more rows than this is written as panel.parquet instead of panel.csv
 #: (a CSV of millions of rows is slow to write and read, and large).
@@ -59,6 +59,9 @@ def write_files(results: Results, folder: Path) -> None:
         _save(plot_segments(results), folder / "segments.png")
     if results.panel is not None:
         write_panel(results.panel, folder)
+    from .theory.compare import frame as theory_frame
+
+    theory_frame(results).to_csv(folder / "theory.csv", **CSV)
     _save(plot_metrics(results, HEADLINE), folder / "headline.png")
     _save(plot_metrics(results, varying_metrics(results), columns=4), folder / "metrics.png")
     (folder / "report.md").write_text(report_markdown(results), encoding="utf-8")
@@ -108,6 +111,8 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
     ts = results.timeseries
     steps = np.arange(1, results.steps + 1)
+    from .theory.compare import overlay_metric
+
     window_start = results.steps - window_steps(results.steps, results.window) + 0.5
     colors = _colors(len(results.arm_names))
     handles = []
@@ -119,6 +124,7 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
             mean, low, high = band(runs.to_numpy(dtype=float), bounds=bounds(metric))
             handles += ax.plot(steps, mean, color=color, lw=1.6, label=arm)
             ax.fill_between(steps, low, high, color=color, alpha=0.22, lw=0)
+            overlay_metric(ax, results, metric, arm, color)  # theory's level, dashed, labelled
         ax.axvspan(window_start, results.steps + 0.5, color="0.92", zorder=0, lw=0)
         _axes_for(ax, metric, results.steps)
     for ax in axes[len(metrics):]:
@@ -128,7 +134,7 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     handles.append(Patch(color="0.92", label="summary window"))
     _legend_below(fig, handles)
     fig.suptitle(f"{results.scenario.name}: mean of {results.replications} replications "
-                 f"with 95% CI (where 2 or more have a value)")
+                 f"with 95% CI (where 2 or more have a value); dashed: theory")
     return fig
 
 
@@ -308,6 +314,9 @@ def report_markdown(results: Results) -> str:
     if len(results.arm_names) > 1:
         lines += [*comparison_lines(results, markdown=True), ""]
     lines += ["![headline metrics over time](headline.png)", ""]
+    from .theory.compare import section as theory_section
+
+    lines += theory_section(results, fmt, lambda row: _cell(row, results.replications))
     if results.early_summary is not None:
         lines += ["## Early period", "",
                   f"The same headline metrics over the first {_early_text(results)} of each "
@@ -368,7 +377,9 @@ def _files_note(results: Results) -> str:
              "`summary.csv` (per arm, segment and metric: mean, ci_low, ci_high, n; segment "
              "`all` is the whole market)",
              "`comparison.csv` (per arm, segment and metric vs the baseline: diff, ci_low, "
-             "ci_high, p_value, effect_size)"]
+             "ci_high, p_value, effect_size)",
+             "`theory.csv` (per arm: every benchmark and equilibrium theory gives, as arm, "
+             "benchmark, equilibrium, metric, value)"]
     if results.early_summary is not None:
         files.append("`early_summary.csv`, `early_comparison.csv` (the same over the early "
                      "period)")

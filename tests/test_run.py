@@ -18,8 +18,8 @@ from simulator.runner import replication_seeds, window_means, window_steps
 from simulator.scenario import Scenario
 from simulator.stats import band, mean_ci, paired_difference
 
-OUTPUTS = {"timeseries.csv", "summary.csv", "comparison.csv", "report.md", "headline.png",
-           "metrics.png"}
+OUTPUTS = {"timeseries.csv", "summary.csv", "comparison.csv", "theory.csv", "report.md",
+           "headline.png", "metrics.png"}
 
 
 # -- seeds and windows ------------------------------------------------------------------------

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..churn import DEFAULT_TEST_SHARE, analyse, find_panel, read_panel, write_churn
+#: simulator.churn.DEFAULT_TEST_SHARE, repeated here so that building the command line does
+#: not import pandas and scipy (a test holds the two equal).
+DEFAULT_TEST_SHARE = 0.3
 
 
 def register(subparsers) -> None:
@@ -36,6 +38,8 @@ def _fraction(text: str) -> float:
 
 
 def churn_command(args) -> int:
+    from ..churn import analyse, find_panel, read_panel, write_churn
+
     path = find_panel(args.directory)
     result = analyse(read_panel(path), test_share=args.test_share, source=path)
     out = Path(args.out) if args.out else Path(args.directory) / "churn"

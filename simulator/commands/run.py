@@ -16,6 +16,7 @@ def register(subparsers) -> None:
         "run", help="run a scenario's arms side by side and write a report",
         description="Run every arm of a scenario REPLICATIONS times (replication r of every arm "
         "shares its random streams) and write timeseries.csv, summary.csv, comparison.csv, "
+        "theory.csv (what theory predicts for each arm), "
         "report.md and plots to DIR (with buyer segments also segments.csv; with --panel the "
         "buyer-period panel).")
     run.add_argument("scenario", metavar="SCENARIO", help="scenario file (.toml)")
@@ -99,7 +100,7 @@ def run_command(args) -> int:
             extra += ", segments.csv"
         if args.panel:
             extra += f", {panel_file_name(len(results.panel))}"
-        print(f"\nwrote {out}/ (timeseries.csv, summary.csv, comparison.csv{extra}, "
+        print(f"\nwrote {out}/ (timeseries.csv, summary.csv, comparison.csv, theory.csv{extra}, "
               "report.md, plots)")
     return 0
 

@@ -262,7 +262,9 @@ class _Report:
                        "any) for each pair of factor values"
                        + ("" if self.info["design"] == "grid"
                           else f"; continuous factors are cut into {HEAT_BINS} bins")
-                       + ".", ""]
+                       + ". Dashed white lines: the boundary between the equilibria theory "
+                       "predicts for these parameters (docs/theory.md); dotted: the same for "
+                       "risk-neutral buyers.", ""]
         by_key = {f.key: f for f in self.factors}
         for xname, yname in pairs:
             for metric in self.metrics:
@@ -310,7 +312,16 @@ class _Report:
         ax.set_ylabel(key_name(yname))
         ax.set_title(f"{metric} ({arm})")
         fig.colorbar(image, ax=ax, label=axis_label(metric))
+        self._theory_boundary(ax, arm, xname, yname, grid)
         return self._save(fig, f"heatmap_{metric}_{_slug(xname)}_x_{_slug(yname)}_{arm}.png")
+
+    def _theory_boundary(self, ax, arm: str, xname: str, yname: str, grid) -> None:
+        """Theory's phase boundary for the two keys, dashed white (simulator.theory.boundary)."""
+        from ..theory.boundary import base_params, draw
+
+        params = base_params(self.info, arm)
+        if params is not None:
+            draw(ax, params, xname, yname, grid.columns, grid.index)
 
     def _tables(self) -> None:
         write_csv(self.table.drop(columns=["key"]), self.folder / "runs.csv")
