@@ -70,17 +70,19 @@ class BeliefStore:
         self.slot_precision[rows] = 0.0
 
     def fade(self, forgiveness: float, seller_pool: np.ndarray, pub_mean: np.ndarray,
-             pub_var: np.ndarray) -> None:
+             pub_var: np.ndarray, now: int) -> None:
         """Once a step: every belief loses a share `forgetting` of its precision, and each
-        remembered seller's mean drifts a share `forgiveness` back toward what the buyer
-        would expect of it as a stranger (its public quality, else the pooled belief about
-        its badge pool), so no memory, good or bad, is for ever."""
+        remembered seller the buyer has not bought from in the last step drifts a share
+        `forgiveness` back toward what the buyer would expect of it as a stranger (its
+        public quality, else the pooled belief about its badge pool): a memory that is not
+        refreshed fades, good or bad."""
         keep = 1.0 - self.forgetting
         if keep < 1.0:
             np.maximum(self.pool_precision * keep, self.prior_precision, out=self.pool_precision)
         if keep < 1.0 or forgiveness > 0:
-            kernels.fade_slots(self.slot_precision, self.slot_mean, self.slot_seller, keep,
-                               self.prior_precision, forgiveness, self.pool_mean,
+            kernels.fade_slots(self.slot_precision, self.slot_mean, self.slot_seller,
+                               self.slot_used, now - 1, keep, self.prior_precision,
+                               forgiveness, self.pool_mean,
                                np.ascontiguousarray(seller_pool, dtype=np.int64), pub_mean,
                                pub_var)
 

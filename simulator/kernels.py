@@ -265,12 +265,12 @@ def find_slots(slot_seller, buyers, sellers):
 
 
 @njit(cache=True)
-def fade_slots(precision, mean, seller, keep, floor, rate, pool_mean, seller_pool, pub_mean,
-               pub_var):
+def fade_slots(precision, mean, seller, used, since, keep, floor, rate, pool_mean, seller_pool,
+               pub_mean, pub_var):
     """In place: remembered beliefs lose a share `1 - keep` of precision (never below
-    `floor`), and their means drift a share `rate` toward what the buyer would expect of
-    that seller as a stranger: its public quality where there is any, else the buyer's
-    pooled belief about sellers of its badge pool."""
+    `floor`), and the means of those not refreshed since step `since` drift a share `rate`
+    toward what the buyer would expect of that seller as a stranger: its public quality
+    where there is any, else the buyer's pooled belief about sellers of its badge pool."""
     n, memory = precision.shape
     for i in range(n):
         for m in range(memory):
@@ -278,7 +278,7 @@ def fade_slots(precision, mean, seller, keep, floor, rate, pool_mean, seller_poo
             if j >= 0:
                 p = precision[i, m] * keep
                 precision[i, m] = p if p > floor else floor
-                if rate > 0.0:
+                if rate > 0.0 and used[i, m] < since:
                     if np.isfinite(pub_var[j]):
                         target = pub_mean[j]
                     else:

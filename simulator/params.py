@@ -115,9 +115,10 @@ class BeliefParams:
                                 "blind purchases is worth to every buyer each step (what buyers "
                                 "hear about the market; 0 = only their own purchases).",
                                 range=(0.0, 1e3))
-    forgiveness: float = _f(0.02, "Share of the way a remembered belief about a seller drifts "
-                            "back each step toward what the buyer expects of a seller it does "
-                            "not know, so a bad (or good) memory fades and buyers may return.",
+    forgiveness: float = _f(0.02, "Share of the way a remembered belief about a seller the "
+                            "buyer has not bought from in the last step drifts back each step "
+                            "toward what it would expect of that seller as a stranger, so a "
+                            "bad (or good) memory fades and buyers may return.",
                             range=(0.0, 1.0))
     memory: int = _f(8, "Sellers a buyer remembers individually (least recently used are "
                      "forgotten). Bounds memory at buyers x memory.", range=(1, 64))

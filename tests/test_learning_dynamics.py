@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator import kernels
 from simulator.beliefs import BeliefStore
 from simulator.model import MarketModel, run_market
 
@@ -36,7 +37,7 @@ def test_remembered_beliefs_drift_back_toward_the_pooled_belief():
     slot = store.remember(np.array([0]), np.array([3]), np.array([0.0]), np.array([1e6]), 0)
     for _ in range(50):
         store.fade(0.05, seller_pool=np.zeros(10, dtype=np.int64), pub_mean=np.zeros(10),
-                   pub_var=np.full(10, np.inf))
+                   pub_var=np.full(10, np.inf), now=5)
     believed = store.slot_mean[0, slot[0]]
     assert 0.5 * (1 - 0.95**50) - 1e-12 <= believed <= 0.5  # 0.05 of the way, each step
     assert believed > 0.45
@@ -163,8 +164,9 @@ def test_a_rating_is_worth_one_purchase_under_hidden_action():
     m.sellers.rev_n[0], m.sellers.rev_sum[0] = 1.0, 0.0
     m.buyers.trust[0] = 1.0
     prior_var = 1.0 / m.beliefs.prior_precision
-    _, var = reviews.adjust_beliefs(m, np.array([0]), np.array([[0]]), np.array([[1.0]]),
-                                    np.array([[prior_var]]), np.array([[True]]))
+    mean, var = np.array([[1.0]]), np.array([[prior_var]])
+    reviews.adjust_beliefs(m, kernels, np.array([0]), np.array([[0]]), mean, var,
+                           np.array([[True]]))
     added = 1.0 / var[0, 0] - m.beliefs.prior_precision
     assert np.isclose(added, 1.0 / m.seller_obs_var)
 

@@ -205,7 +205,8 @@ class RefBuyer(mesa.Agent):
     # ------------------------------------------------------------- beliefs
     def forget(self) -> None:
         """Lose a share of belief precision, never below the prior's; then remembered
-        sellers drift back toward what the buyer expects of an unknown seller."""
+        sellers not bought from last step drift back toward what the buyer would expect of
+        them as strangers."""
         m = self.model
         keep = 1.0 - m.params.beliefs.forgetting
         if keep < 1.0:
@@ -214,6 +215,8 @@ class RefBuyer(mesa.Agent):
                 slot[1] = max(slot[1] * keep, m.prior_precision)
         forgiveness = m.params.beliefs.forgiveness
         for seller, slot in self.known.items():
+            if slot[2] >= m.steps - 1:  # bought from last step: the memory is fresh
+                continue
             # toward what it would expect of this seller as a stranger
             target = seller.pub_mean if math.isfinite(seller.pub_var) else self.pool_mean
             slot[0] += forgiveness * (target - slot[0])
