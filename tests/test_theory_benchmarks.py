@@ -231,7 +231,7 @@ def test_solved_equilibria_are_fixed_points(dist, share, a, b, k, c0, c1, prospe
     params = akerlof_market(**{"quality.distribution": kind, "quality.low": low,
                                "quality.high": high, "quality.share_high": share,
                                "quality.a": a, "quality.b": b, "cost.c0": c0, "cost.c1": c1,
-                               "buyers": buyers}).replace(taste=taste, prospect=prospect)
+                               "buyers": buyers, "taste": taste, "prospect": prospect})
     market = StaticMarket.of(params)
     outcomes = equilibria(market)
     assert outcomes, "every market has an equilibrium (at worst: no trade)"
