@@ -492,7 +492,8 @@ def plot_calibration(result: ChurnResults):
         ax.set_xlabel("predicted chance of leaving next step")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("observed share leaving")
-    axes[0].legend(loc="upper left", fontsize="small")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2,
+               fontsize="small", frameon=False)
     fig.suptitle("Churn model calibration on held-out replications")
     return fig
 

@@ -287,11 +287,11 @@ def test_theory_command(capsys, tmp_path):
 
 
 def test_run_writes_theory_csv_report_table_and_dashed_lines(scenario_file, tmp_path):
-    from simulator.report import plot_metrics
+    from simulator.report import plot_metrics, write_results
 
     results = Scenario.load(scenario_file()).run(replications=2, steps=12, progress=False)
     out = tmp_path / "out"
-    results.write(out)
+    write_results(results, out)
     frame = pd.read_csv(out / "theory.csv")
     assert {"asymmetric", "transparent"} <= set(frame["arm"])
     report = (out / "report.md").read_text()

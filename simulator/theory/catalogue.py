@@ -12,7 +12,10 @@ search (reviews, word of mouth, trials, claims, warranties, a comparison site,
 from __future__ import annotations
 
 from ..params import MarketParams
-from . import akerlof, certification, cpt, disclosure
+from .akerlof import bisect_parameter, equilibria, pools, regime
+from .certification import add as add_certification
+from .cpt import unknown_seller
+from .disclosure import add as add_disclosure
 from .first_best import allocation, first_best, full_information
 from .market import StaticMarket
 from .outcome import ArmTheory, Outcome, Threshold
@@ -30,7 +33,7 @@ def arm_theory(arm: str, params: MarketParams, quick: bool = False) -> ArmTheory
     fb = allocation(market)
     theory.outcomes.append(first_best(market, fb))
     if not quick:
-        theory.facts += cpt.unknown_seller(market)
+        theory.facts += unknown_seller(market)
         theory.notes += _population_notes(params)
     dynamic = [name for name in DYNAMIC if getattr(params, name).enabled]
     if dynamic:
@@ -53,7 +56,7 @@ def arm_theory(arm: str, params: MarketParams, quick: bool = False) -> ArmTheory
                             "benchmark assumes price-taking sellers, `pricing = \"market\"`)")
         return theory
     if params.disclosure.enabled:
-        disclosure.add(theory, market)
+        add_disclosure(theory, market)
         return theory
     if params.cost_disclosure.enabled:
         if params.cost.noise == 0 and params.cost.c1 > 0:
@@ -67,12 +70,12 @@ def arm_theory(arm: str, params: MarketParams, quick: bool = False) -> ArmTheory
         if market.quality.kind != "two_type":
             theory.notes.append("spence: the certification benchmark covers two types only")
             return theory
-        if certification.add(theory, market):
+        if add_certification(theory, market):
             return theory
     if quick:
-        theory.outcomes.append(Outcome("akerlof", akerlof.regime(market), {}))
+        theory.outcomes.append(Outcome("akerlof", regime(market), {}))
         return theory
-    theory.outcomes += akerlof.equilibria(market)
+    theory.outcomes += equilibria(market)
     _akerlof_thresholds(theory, params, market)
     if params.identity != "anonymous":
         theory.notes.append(f"{params.identity} sellers: repeat purchases let buyers learn "
@@ -84,16 +87,16 @@ def _akerlof_thresholds(theory: ArmTheory, params: MarketParams, market: StaticM
     q = params.quality
     add = theory.thresholds.append
     if q.distribution == "two_type" and q.high > q.low:
-        value = akerlof.bisect_parameter(params, "quality.share_high", 0.0, 1.0, akerlof.pools)
+        value = bisect_parameter(params, "quality.share_high", 0.0, 1.0, pools)
         add(Threshold("akerlof", "pooling_exists", "quality.share_high", value,
                       "high-type share from which every seller trades at a pooled price"))
     if params.taste.distribution == "constant" and not params.segments:
-        value = akerlof.bisect_parameter(params, "taste.value", 0.0, 100.0, akerlof.pools)
+        value = bisect_parameter(params, "taste.value", 0.0, 100.0, pools)
         add(Threshold("akerlof", "pooling_exists", "taste.value", value,
                       "taste k below which trade unravels (not every seller trades)"))
     if q.distribution == "uniform" and q.high > 0:
-        value = akerlof.bisect_parameter(params.replace(**{"quality.low": 0.0}),
-                                         "quality.low", 0.0, q.high, akerlof.pools)
+        value = bisect_parameter(params.replace(**{"quality.low": 0.0}),
+                                         "quality.low", 0.0, q.high, pools)
         add(Threshold("akerlof", "pooling_exists", "quality.low", value,
                       "quality floor L from which every seller trades"))
 
