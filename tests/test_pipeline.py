@@ -119,7 +119,7 @@ def test_run_on_dask_writes_the_same_bytes_as_local(scenario_file, tmp_path):
                  "--workers", "2", *common]) == 0
     names = sorted(p.name for p in (tmp_path / "local").glob("*.csv"))
     assert names == ["comparison.csv", "panel.csv", "segments.csv", "summary.csv",
-                     "timeseries.csv"]
+                     "theory.csv", "timeseries.csv"]
     for name in names:
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
 

@@ -44,6 +44,12 @@ def share(mask: np.ndarray) -> float:
     return float(mask.mean()) if len(mask) else float("nan")
 
 
+def reveal(m: MarketState, live: np.ndarray, exact: np.ndarray, mean: np.ndarray,
+           var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Public belief where `exact` sellers' true quality is made public (variance 0)."""
+    return np.where(exact, m.sellers.quality[live], mean), np.where(exact, 0.0, var)
+
+
 class Mechanism:
     """Base class: every hook does nothing, so a mechanism overrides only what it changes."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SellerChoice, share
+from .base import SellerChoice, reveal, share
 
 CERTIFIED = 1
 
@@ -38,9 +38,7 @@ class Certification(SellerChoice):
     def publish(self, m, live, mean, var):
         if not self.p.reveals:
             return mean, var
-        s = m.sellers
-        exact = s.certified[live]
-        return np.where(exact, s.quality[live], mean), np.where(exact, 0.0, var)
+        return reveal(m, live, m.sellers.certified[live], mean, var)
 
     def collect(self, m, trades, offering, metrics):
         metrics["certified_share"] = share(m.sellers.certified[m.live_sellers()])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SellerChoice, share
+from .base import SellerChoice, reveal, share
 
 
 class Disclosure(SellerChoice):
@@ -26,9 +26,7 @@ class Disclosure(SellerChoice):
         s.extra_cost[live] += np.where(s.disclosed[live], self.p.cost, 0.0)
 
     def publish(self, m, live, mean, var):
-        s = m.sellers
-        exact = s.disclosed[live]
-        return np.where(exact, s.quality[live], mean), np.where(exact, 0.0, var)
+        return reveal(m, live, m.sellers.disclosed[live], mean, var)
 
     def collect(self, m, trades, offering, metrics):
         metrics["disclosure_rate"] = share(m.sellers.disclosed[m.live_sellers()])
