@@ -35,12 +35,15 @@ def test_grossman_milgrom_voluntary_disclosure_unravels_to_the_transparent_marke
     end = window(disclosing.metrics_frame(), -30)
     transparent = window(run_market({**LEMONS, "information": "transparent"}, 200, 1), -30)
     silent = window(run_market(LEMONS, 200, 1), -30)
-    assert end["disclosure_rate"] >= 0.9
-    # The learned strategy: every seller but the very lowest types prefers to disclose.
+    # The learned strategy: every seller but the very lowest types prefers to disclose (at
+    # zero cost the lowest tenth is nearly indifferent: disclosed or pooled with the other
+    # lowest, it fetches about the same price).
     values = disclosing.mechanism("disclosure").learner.values[:100]
     prefers = values[:, 1] >= values[:, 0]
     q = disclosing.sellers.quality[:100]
-    assert prefers[q > 0.2].mean() >= 0.95
+    assert prefers[q > 0.1].all()
+    # Played, that strategy is diluted by the indifferent lowest tenth and by exploration.
+    assert end["disclosure_rate"] >= 0.85
     assert end["volume"] >= 0.95 * transparent["volume"]
     assert end["efficiency"] >= 0.95 * transparent["efficiency"]
     assert silent["volume"] < 0.1 * transparent["volume"]  # without it: lemons
