@@ -87,3 +87,26 @@ def test_window_means_skip_undefined_steps():
 
     df = run_market({**RETAIL, "taste": {"value": 0.1}}, 10, 1)
     assert np.isnan(window_means(df, 0.5)["price"])  # no defined step: NaN, not 0
+
+
+def test_summary_says_on_how_many_window_steps_a_ratio_was_defined():
+    """Lemons unravel: in the final window price exists only on the few steps that trade,
+    and the summary and report say so instead of passing the mean off as a full window's."""
+    from simulator.report import summary_lines
+    from simulator.scenario import Scenario
+
+    scenario = Scenario.from_dict({
+        "scenario": {"name": "thin", "steps": 40, "replications": 2, "window": 0.5},
+        "market": {"buyers": 100, "sellers": 50, "capacity": 1, "pricing": "market",
+                   "identity": "anonymous", "information": "asymmetric"},
+        "arms": {"hidden": {}}})
+    results = scenario.run(progress=False)
+    rows = results.summary.set_index("metric")
+    ts = results.timeseries[results.timeseries["step"] > 20]
+    per_run = ts.groupby("replication")["price"].count()
+    assert results.window_steps == 20
+    assert rows.loc["price", "steps"] == pytest.approx(per_run.mean())
+    assert rows.loc["price", "steps"] < 20  # the market stopped trading on some steps
+    assert rows.loc["volume", "steps"] == 20  # a count is defined on every step
+    line = next(line for line in summary_lines(results) if line.startswith("hidden"))
+    assert " of 20 steps)" in line and "(n=" not in line
