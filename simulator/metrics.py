@@ -61,12 +61,19 @@ def first_best(model: MarketState, buyers: np.ndarray) -> float:
     if len(live) == 0 or len(buyers) == 0:
         return 0.0
     theta = np.sort(model.buyers.theta[buyers])[::-1]
-    q = s.quality[live]
+    q = np.sort(s.quality[live])[::-1]
+    # Quality a seller can raise at the cost of quality (a repair) counts when it pays:
+    # for a buyer with theta > c1 more quality is worth more than it costs.
+    up = q
+    for mech in model.mechanisms:
+        up = mech.attainable(model, up)
     if p.capacity <= 0:
-        best = np.maximum((theta - p.cost.c1) * q.max(), (theta - p.cost.c1) * q.min()) - p.cost.c0
+        best = np.maximum((theta - p.cost.c1) * up.max(), (theta - p.cost.c1) * q.min()) - p.cost.c0
         return float(np.maximum(best, 0.0).sum())
-    units = np.repeat(np.sort(q)[::-1], min(p.capacity, len(buyers)))[: len(theta)]
-    pair = (theta[: len(units)] - p.cost.c1) * units - p.cost.c0
+    k = min(p.capacity, len(buyers))
+    units, units_up = np.repeat(q, k)[: len(theta)], np.repeat(up, k)[: len(theta)]
+    gain = theta[: len(units)] - p.cost.c1
+    pair = np.maximum(gain * units, gain * units_up) - p.cost.c0
     return float(np.maximum(pair, 0.0).sum())
 
 

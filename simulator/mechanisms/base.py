@@ -138,6 +138,11 @@ class Mechanism:
         """What the buyer ends up with (e.g. after a repair), booking its cost."""
         return quality
 
+    def attainable(self, m: MarketState, quality: np.ndarray) -> np.ndarray:
+        """The best quality a seller of this capability could deliver at the usual cost of
+        quality (e.g. by repair): the first best counts it."""
+        return quality
+
     def deceptive(self, m: MarketState, sellers: np.ndarray, made: np.ndarray
                   ) -> np.ndarray | None:
         """Trades that deliver less than was claimed or implied."""

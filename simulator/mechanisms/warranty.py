@@ -33,3 +33,6 @@ class Warranty(SellerChoice):
         repair = np.where(covered, np.maximum(self.p.threshold - quality, 0.0), 0.0)
         m.charge(sellers, m.params.cost.c1 * repair)
         return quality + repair
+
+    def attainable(self, m, quality):
+        return np.maximum(quality, self.p.threshold)  # repaired up to it at c1 per unit
