@@ -7,7 +7,8 @@ buyers active at the start of the step (buyers who leave cost nothing).
 
 Targets: 10,000 buyers x 200 sellers x 1,000 steps in <= 10 s, i.e. <= 1 us
 per buyer-step, core and with every mechanism on; 100,000 buyers x 2,000
-sellers under 2 GB and 0.5 s per step.
+sellers under 2 GB and 0.5 s per step; 1,000,000 buyers x 10,000 sellers
+under 4 GB and 1.5 s per step.
 
     python benchmarks/bench_market.py            # all sizes
     python benchmarks/bench_market.py --quick    # small sizes only
@@ -30,6 +31,7 @@ SIZES = [  # buyers, sellers, steps, market
     (10_000, 200, 1_000, "every_mechanism"),
     (100_000, 2_000, 20, "core"),
     (100_000, 2_000, 20, "every_mechanism"),
+    (1_000_000, 10_000, 5, "core"),  # target: under 4 GB and 1.5 s per step
 ]
 QUICK = [(1_000, 50, 200, "core"), (10_000, 200, 100, "core"),
          (10_000, 200, 100, "every_mechanism")]

@@ -8,7 +8,11 @@ buyers x memory, never with buyers x sellers.
 Beliefs are about a mean and carry a precision (1 / variance). Every step a
 share `forgetting` of precision is lost (a Kalman filter with drift), so a
 buyer keeps learning when the market changes under it, as it does when good
-sellers withdraw.
+sellers withdraw. A pooled belief also tracks the second moment of what it
+observes, with the same weights, so a buyer learns how much what is on offer
+varies (when only lemons are left, they vary little) and not only its mean.
+A remembered seller's belief drifts back toward what the buyer expects of an
+unknown seller (`forgive`), so no memory, good or bad, is for ever.
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ class BeliefStore:
     individual beliefs in `memory` least-recently-used slots per buyer."""
 
     def __init__(self, capacity: int, memory: int, prior_mean, prior_precision: float,
-                 forgetting: float, pools: int = 1):
+                 forgetting: float, pools: int = 1, prior_obs_var: float = 0.0):
         # One prior mean per pool (a badge may start with the benefit of the doubt).
         self.prior_mean = np.broadcast_to(np.asarray(prior_mean, dtype=float), (pools,)).copy()
+        # Prior second moment of an observation: the population's spread plus noise.
+        self.prior_sq = self.prior_mean**2 + prior_obs_var
         self.prior_precision = prior_precision
         self.forgetting = forgetting
         self.memory = memory
         self.pools = pools
         self.pool_mean = np.tile(self.prior_mean, (capacity, 1))
         self.pool_precision = np.full((capacity, pools), prior_precision)
+        self.pool_sq = np.tile(self.prior_sq, (capacity, 1))
         self.slot_seller = np.full((capacity, memory), EMPTY, dtype=np.int64)
         self.slot_mean = np.zeros((capacity, memory))
         self.slot_precision = np.zeros((capacity, memory))
@@ -47,6 +54,7 @@ class BeliefStore:
         self.pool_mean = np.concatenate([self.pool_mean, np.tile(self.prior_mean, (extra, 1))])
         self.pool_precision = np.concatenate(
             [self.pool_precision, np.full((extra, k), self.prior_precision)])
+        self.pool_sq = np.concatenate([self.pool_sq, np.tile(self.prior_sq, (extra, 1))])
         self.slot_seller = np.concatenate(
             [self.slot_seller, np.full((extra, m), EMPTY, dtype=np.int64)])
         self.slot_mean = np.concatenate([self.slot_mean, np.zeros((extra, m))])
@@ -57,15 +65,32 @@ class BeliefStore:
         """New buyers (or recycled rows) start from the common prior and know nobody."""
         self.pool_mean[rows] = self.prior_mean
         self.pool_precision[rows] = self.prior_precision
+        self.pool_sq[rows] = self.prior_sq
         self.slot_seller[rows] = EMPTY
         self.slot_precision[rows] = 0.0
 
-    def forget(self) -> None:
+    def fade(self, forgiveness: float, seller_pool: np.ndarray, pub_mean: np.ndarray,
+             pub_var: np.ndarray, now: int) -> None:
+        """Once a step: every belief loses a share `forgetting` of its precision, and each
+        remembered seller the buyer has not bought from in the last step drifts a share
+        `forgiveness` back toward what the buyer would expect of it as a stranger (its
+        public quality, else the pooled belief about its badge pool): a memory that is not
+        refreshed fades, good or bad."""
         keep = 1.0 - self.forgetting
         if keep < 1.0:
             np.maximum(self.pool_precision * keep, self.prior_precision, out=self.pool_precision)
-            kernels.decay_slots(self.slot_precision, self.slot_seller, keep,
-                                self.prior_precision)
+        if keep < 1.0 or forgiveness > 0:
+            kernels.fade_slots(self.slot_precision, self.slot_mean, self.slot_seller,
+                               self.slot_used, now - 1, keep, self.prior_precision,
+                               forgiveness, self.pool_mean,
+                               np.ascontiguousarray(seller_pool, dtype=np.int64), pub_mean,
+                               pub_var)
+
+    def pool_spread(self, rows: np.ndarray, pools, noise_var: float) -> np.ndarray:
+        """Spread (variance) of quality among the sellers these pooled beliefs are about,
+        as learnt from observations (each of which carries delivery noise)."""
+        mean = self.pool_mean[rows, pools]
+        return np.maximum(self.pool_sq[rows, pools] - mean * mean - noise_var, 0.0)
 
     def find(self, buyers: np.ndarray, sellers: np.ndarray) -> np.ndarray:
         """Slot index of each (buyer, seller) pair, or -1 if the buyer does not know it.
@@ -88,7 +113,9 @@ class BeliefStore:
         new = slot == EMPTY
         if new.any():
             nb = buyers[new]
-            victim = self.slot_used[nb].argmin(axis=1)
+            # Free slots first, then the least recently used.
+            used = np.where(self.slot_seller[nb] == EMPTY, -1, self.slot_used[nb])
+            victim = used.argmin(axis=1)
             self.slot_seller[nb, victim] = sellers[new]
             self.slot_mean[nb, victim] = prior_mean[new]
             self.slot_precision[nb, victim] = prior_precision[new]
@@ -97,10 +124,22 @@ class BeliefStore:
         return slot
 
     def update_pool(self, buyers: np.ndarray, pools: np.ndarray | int, observed: np.ndarray,
-                    obs_var: np.ndarray | float) -> None:
+                    obs_var: np.ndarray | float, observed_sq: np.ndarray | None = None
+                    ) -> None:
         """Normal-normal update; repeated (buyer, pool) pairs all count (information form)."""
         pools = np.broadcast_to(pools, buyers.shape)
-        self._update(self.pool_mean, self.pool_precision, buyers, pools, observed, obs_var)
+        if len(buyers) == 0:
+            return
+        info = np.broadcast_to(1.0 / np.asarray(obs_var, dtype=float), buyers.shape)
+        target, add_prec, (add_sum, add_sq) = _gather(
+            buyers * self.pools + pools, info,
+            [info * observed, info * (observed**2 if observed_sq is None else observed_sq)])
+        m, t, sq = (self.pool_mean.reshape(-1), self.pool_precision.reshape(-1),
+                    self.pool_sq.reshape(-1))
+        new_prec = t[target] + add_prec
+        m[target] = (t[target] * m[target] + add_sum) / new_prec
+        sq[target] = (t[target] * sq[target] + add_sq) / new_prec
+        t[target] = new_prec
 
     def update_slots(self, buyers: np.ndarray, slots: np.ndarray, observed: np.ndarray,
                      obs_var: np.ndarray | float) -> None:
@@ -111,10 +150,8 @@ class BeliefStore:
         if len(rows) == 0:
             return
         info = np.broadcast_to(1.0 / np.asarray(obs_var, dtype=float), rows.shape)
-        flat = rows * mean.shape[1] + cols
-        target, inverse = np.unique(flat, return_inverse=True)
-        add_prec = np.bincount(inverse, weights=info, minlength=len(target))
-        add_sum = np.bincount(inverse, weights=info * observed, minlength=len(target))
+        target, add_prec, (add_sum,) = _gather(rows * mean.shape[1] + cols, info,
+                                               [info * observed])
         m, t = mean.reshape(-1), precision.reshape(-1)
         new_prec = t[target] + add_prec
         m[target] = (t[target] * m[target] + add_sum) / new_prec
@@ -129,5 +166,14 @@ class BeliefStore:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.pool_mean, self.pool_precision, self.slot_seller,
+        return sum(a.nbytes for a in (self.pool_mean, self.pool_precision, self.pool_sq,
+                                      self.slot_seller,
                                       self.slot_mean, self.slot_precision, self.slot_used))
+
+
+def _gather(flat: np.ndarray, info: np.ndarray, sums: list[np.ndarray]):
+    """Distinct cells, and per cell the total information and the totals of `sums`
+    (repeated cells all count: the information form of the normal update)."""
+    target, inverse = np.unique(flat, return_inverse=True)
+    add = [np.bincount(inverse, weights=w, minlength=len(target)) for w in sums]
+    return target, np.bincount(inverse, weights=info, minlength=len(target)), add

@@ -265,23 +265,36 @@ def find_slots(slot_seller, buyers, sellers):
 
 
 @njit(cache=True)
-def decay_slots(precision, seller, keep, floor):
-    """In place: remembered beliefs lose a share of precision, never below `floor`."""
+def fade_slots(precision, mean, seller, used, since, keep, floor, rate, pool_mean, seller_pool,
+               pub_mean, pub_var):
+    """In place: remembered beliefs lose a share `1 - keep` of precision (never below
+    `floor`), and the means of those not refreshed since step `since` drift a share `rate`
+    toward what the buyer would expect of that seller as a stranger: its public quality
+    where there is any, else the buyer's pooled belief about sellers of its badge pool."""
     n, memory = precision.shape
     for i in range(n):
         for m in range(memory):
-            if seller[i, m] >= 0:
+            j = seller[i, m]
+            if j >= 0:
                 p = precision[i, m] * keep
                 precision[i, m] = p if p > floor else floor
+                if rate > 0.0 and used[i, m] < since:
+                    if np.isfinite(pub_var[j]):
+                        target = pub_mean[j]
+                    else:
+                        target = pool_mean[i, seller_pool[j]]
+                    mean[i, m] += rate * (target - mean[i, m])
 
 
 @njit(cache=True)
 def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
-                      quality_var, action_var, all_learnable, remembers, slot_seller, slot_mean,
-                      slot_precision):
+                      pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
+                      slot_mean, slot_precision):
     """Each buyer's normal belief (mean, variance, before delivery noise) about each
     candidate's quality: public information, else the pooled belief of the seller's badge
-    pool; the buyer's own belief where it remembers the seller. Also the memory slot it came
+    pool (uncertainty about the pool's mean plus the spread of quality in it, learnt from
+    observations that carry noise `noise_var`); the buyer's own belief where it remembers
+    the seller. Also the memory slot it came
     from (-1: none) and which cells are open to other evidence (learnable, not remembered).
     Same rule as `reference.beliefs.candidate_beliefs`."""
     n, k = cands.shape
@@ -300,7 +313,9 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
                 m, v = pub_mean[j], pv + action_var
             else:
                 b = pool[j]
-                m, v = pool_mean[row, b], 1.0 / pool_precision[row, b] + quality_var
+                m = pool_mean[row, b]
+                spread = max(pool_sq[row, b] - m * m - noise_var, 0.0)
+                v = 1.0 / pool_precision[row, b] + spread
             open_[i, c] = hidden
             if remembers and hidden:
                 for s in range(memory):
@@ -312,3 +327,33 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
             mean[i, c] = m
             var[i, c] = v
     return mean, var, slot, open_
+
+
+@njit(cache=True)
+def claim_shift(mean, var, open_, buyers, cands, credibility, claim):
+    """In place: where a cell is open to evidence, the belief moves toward the seller's
+    claim by the buyer's credibility, and its variance shrinks in proportion."""
+    n, k = cands.shape
+    for i in range(n):
+        w = credibility[buyers[i]]
+        for c in range(k):
+            if open_[i, c]:
+                mean[i, c] = (1 - w) * mean[i, c] + w * claim[cands[i, c]]
+                var[i, c] = (1 - w) * var[i, c]
+
+
+@njit(cache=True)
+def review_shift(mean, var, open_, cands, reading, rev_n, rev_sum, weight, rating_var):
+    """In place: normal-normal update of open cells with the seller's public score
+    (rev_sum / rev_n, worth weight x reading x rev_n ratings of variance rating_var)."""
+    n, k = cands.shape
+    for i in range(n):
+        for c in range(k):
+            j = cands[i, c]
+            if open_[i, c] and rev_n[j] > 1e-9:
+                evidence = weight * reading[i] * rev_n[j] / rating_var
+                prec = 1.0 / max(var[i, c], 1e-12)
+                new_prec = prec + evidence
+                score = rev_sum[j] / max(rev_n[j], 1e-12)
+                mean[i, c] = (prec * mean[i, c] + evidence * score) / new_prec
+                var[i, c] = 1.0 / new_prec

@@ -18,7 +18,7 @@ from .state import BUYER_COLUMNS, SELLER_COLUMNS, Table
 from .valuation import Valuation
 
 #: Per-segment trust parameters, as arrays indexed by a buyer's segment.
-TRUST_KEYS = ("initial", "gain", "loss", "tolerance", "leave_below", "lapse")
+TRUST_KEYS = ("initial", "gain", "loss", "tolerance", "leave_below", "lapse", "idle_loss")
 
 
 class MarketState:
@@ -40,10 +40,6 @@ class MarketState:
 
         self.quality_mean, self.quality_var = p.quality.moments()
         self.noise_var = p.quality_noise**2
-        # An unknown seller's delivered quality varies with the population and the noise.
-        self.pool_obs_var = max(self.quality_var + self.noise_var, 1e-9)
-        # A buyer's own experience of a known seller varies with the noise only.
-        self.seller_obs_var = max(self.noise_var, 1e-6)
         #: Buyers can tell sellers apart across periods, so they remember them.
         self.remembers = p.identity != "anonymous"
 
@@ -53,13 +49,23 @@ class MarketState:
         self.by_name = {mech.name: mech for mech in self.mechanisms}
         self.all_learnable = any(mech.hides_delivery for mech in self.mechanisms)
         self.action_var = sum(getattr(mech, "action_var", 0.0) for mech in self.mechanisms)
+        # An unknown seller's delivered quality varies with the population, the noise and,
+        # under hidden action, what the seller may withhold. Without the last term a market
+        # whose sellers all have the same capability gets a prior about a seller worth
+        # thousands of observations of it, and buyers never learn that their seller shirks.
+        self.pool_obs_var = max(self.quality_var + self.noise_var + self.action_var, 1e-9)
+        # A buyer's own experience of a known seller varies with the noise and, under hidden
+        # action, with what the seller chooses to withhold from one step to the next (its
+        # delivery is a mixture: shirk^2 p (1 - p) <= action_var). Without it one shirked
+        # unit without noise is certain proof that the seller is worthless for ever.
+        self.seller_obs_var = max(self.noise_var + self.action_var, 1e-6)
         prior_mean = [self.quality_mean] * N_POOLS
         for mech in self.mechanisms:
             prior_mean = [mech.pool_prior(self, pool, mean) for pool, mean in enumerate(prior_mean)]
         self.beliefs = BeliefStore(
             capacity=p.buyers, memory=p.beliefs.memory, prior_mean=prior_mean,
             prior_precision=p.beliefs.prior_weight / self.pool_obs_var,
-            forgetting=p.beliefs.forgetting, pools=N_POOLS)
+            forgetting=p.beliefs.forgetting, pools=N_POOLS, prior_obs_var=self.pool_obs_var)
 
         # Going price of each pool of sellers buyers cannot tell apart (by visible badge).
         self.pool_price = np.full(N_POOLS, np.nan)
@@ -103,6 +109,14 @@ class MarketState:
             if f is not None:
                 floor = f if floor is None else np.maximum(floor, f)
         return floor
+
+    def charge(self, sellers: np.ndarray, amount, *, transfer: bool = False) -> None:
+        """Book a mechanism cost on sellers (repeated rows add up). A transfer (a fine)
+        leaves the sellers' profit but uses up no resources, so efficiency ignores it."""
+        amount = np.broadcast_to(amount, np.shape(sellers))
+        np.add.at(self.sellers.extra_cost, sellers, amount)
+        if transfer:
+            np.add.at(self.sellers.fines, sellers, amount)
 
     # ------------------------------------------------------------ preferences
     def by_segment(self, buyers: np.ndarray, method: str, *args,

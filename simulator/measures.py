@@ -52,6 +52,7 @@ MEASURES: dict[str, Measure] = {
     "claim_inflation": Measure("claim - true quality"),
     "deception_rate": _share("deceptive", "trades"),
     "review_coverage": _share("reviewed", "sellers offering"),
+    "review_coverage_top_half": _share("reviewed", "better half of sellers offering"),
 }
 
 

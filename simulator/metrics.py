@@ -36,6 +36,7 @@ METRICS: tuple[str, ...] = (
     "claim_inflation",
     "deception_rate",
     "review_coverage",
+    "review_coverage_top_half",
 )
 
 HEADLINE: tuple[str, ...] = ("price", "volume", "trust", "churn")
@@ -60,59 +61,70 @@ def first_best(model: MarketState, buyers: np.ndarray) -> float:
     if len(live) == 0 or len(buyers) == 0:
         return 0.0
     theta = np.sort(model.buyers.theta[buyers])[::-1]
-    q = s.quality[live]
+    q = np.sort(s.quality[live])[::-1]
+    # Quality a seller can raise at the cost of quality (a repair) counts when it pays:
+    # for a buyer with theta > c1 more quality is worth more than it costs.
+    up = q
+    for mech in model.mechanisms:
+        up = mech.attainable(model, up)
     if p.capacity <= 0:
-        best = np.maximum((theta - p.cost.c1) * q.max(), (theta - p.cost.c1) * q.min()) - p.cost.c0
+        best = np.maximum((theta - p.cost.c1) * up.max(), (theta - p.cost.c1) * q.min()) - p.cost.c0
         return float(np.maximum(best, 0.0).sum())
-    units = np.repeat(np.sort(q)[::-1], min(p.capacity, len(buyers)))[: len(theta)]
-    pair = (theta[: len(units)] - p.cost.c1) * units - p.cost.c0
+    k = min(p.capacity, len(buyers))
+    units, units_up = np.repeat(q, k)[: len(theta)], np.repeat(up, k)[: len(theta)]
+    gain = theta[: len(units)] - p.cost.c1
+    pair = np.maximum(gain * units, gain * units_up) - p.cost.c0
     return float(np.maximum(pair, 0.0).sum())
 
 
-def step_metrics(model: MarketState, t: Trades, offering: np.ndarray, active_at_start: int,
-                 switchers: int, leavers: int, first_best_surplus: float, entries: int,
-                 exits: int) -> dict[str, float]:
-    """This step's values of every metric (only `price` may be NaN: nothing traded).
+def step_metrics(model: MarketState, t: Trades, offering: np.ndarray, accounted: np.ndarray,
+                 active_at_start: int, switchers: int, leavers: int, first_best_surplus: float,
+                 entries: int, exits: int) -> dict[str, float]:
+    """This step's value of every metric: NaN where a ratio or mean has nothing to be taken
+    over this step (no trade, no buyer, no seller on offer, no first-best surplus).
 
-    `offering` are the rows of the sellers that offered this step (before any exit).
+    `offering` are the rows of the sellers that offered this step, `accounted` those whose
+    profit was booked (both before any exit).
+    Surpluses are what agents actually got: consumers' value of the quality delivered
+    less price and switching costs; producers' realised profit (every cost and fine the
+    engine booked); efficiency is the value delivered less the resources used up (units,
+    repairs, samples, certificates, switching; not fines, which are transfers) over the
+    first-best surplus of the same buyers and sellers.
     """
     s, b = model.sellers, model.buyers
-    volume = len(t.price)
+    nan = float("nan")
+    volume = len(t)
+    traded = volume > 0
     active = b.active[: b.size]
     cs = float(np.sum(t.theta * t.delivered - t.price - t.switching_cost))
-    ps_trade = float(np.sum(t.price - s.cost[t.seller]))
-    fixed = model.params.cost.fixed * int(s.in_market[: s.size].sum())
-    start = max(active_at_start, 1)
-    traded = volume > 0
+    ps = float(s.profit[accounted].sum())
+    resources = float(np.sum(s.unit_cost[t.seller]) + np.sum(t.switching_cost)
+                      + np.sum(s.extra_cost[accounted] - s.fines[accounted]))
+    realised = float(np.sum(t.theta * t.delivered)) - resources
     m = {
-        "price": float(t.price.mean()) if traded else float("nan"),
+        "price": float(t.price.mean()) if traded else nan,
         "volume": float(volume),
-        "trust": float(b.trust[: b.size][active].mean()) if active.any() else 0.0,
-        "switch_rate": switchers / start,
-        "exit_rate": leavers / start,
-        "quality_traded": float(t.delivered.mean()) if traded else 0.0,
-        "mean_seller_quality": float(s.quality[offering].mean()) if len(offering) else 0.0,
+        "trust": float(b.trust[: b.size][active].mean()) if active.any() else nan,
+        "switch_rate": switchers / active_at_start if active_at_start else nan,
+        "exit_rate": leavers / active_at_start if active_at_start else nan,
+        "quality_traded": float(t.delivered.mean()) if traded else nan,
+        "mean_seller_quality": float(s.quality[offering].mean()) if len(offering) else nan,
         "consumer_surplus": cs,
-        "producer_surplus": ps_trade - fixed,
-        "total_surplus": cs + ps_trade - fixed,
-        # Expected surplus of the units as made (noise cannot push it above 1; shirking
-        # shows as the value it destroys).
-        "efficiency": (float(np.sum(t.theta * t.made - s.unit_cost[t.seller]
-                                    - t.switching_cost)) / first_best_surplus
-                       if first_best_surplus > 1e-12 else 1.0),
+        "producer_surplus": ps,
+        "total_surplus": cs + ps,
+        "efficiency": realised / first_best_surplus if first_best_surplus > 1e-12 else nan,
         "active_buyers": float(active.sum()),
         "active_sellers": float(len(offering)),
         "entries": float(entries),
         "exits": float(exits),
-        "satisfaction": float(satisfaction(model, t).mean()) if traded else 0.0,
-        "expectation_gap": float((t.expected - t.delivered).mean()) if traded else 0.0,
+        "satisfaction": float(satisfaction(model, t).mean()) if traded else nan,
+        "expectation_gap": float((t.expected - t.delivered).mean()) if traded else nan,
+        "deception_rate": float(t.deceptive.mean()) if traded else nan,
     }
     m["churn"] = m["switch_rate"] + m["exit_rate"]
-    if traded:
-        m["deception_rate"] = float(t.deceptive.mean())
     for mech in model.mechanisms:
         mech.collect(model, t, offering, m)
-    for name in METRICS:
+    for name in METRICS:  # a mechanism that is off: nobody certifies, discloses, is rated
         m.setdefault(name, 0.0)
     return m
 
@@ -134,26 +146,27 @@ def segment_metrics(model: MarketState, t: Trades, start_segments: np.ndarray,
     active = b.active[: b.size]
     seg_now = b.segment[: b.size]
     out = {}
+    nan = float("nan")
     for k, name in enumerate(model.segment_names):
         mine = trade_seg == k
-        n_start = max(int((start_segments == k).sum()), 1)
+        n_start = int((start_segments == k).sum())
         here = active & (seg_now == k)
         traded = bool(mine.any())
-        switch = float((switched_segments == k).sum()) / n_start
-        leave = float((leaving_segments == k).sum()) / n_start
+        switch = float((switched_segments == k).sum()) / n_start if n_start else nan
+        leave = float((leaving_segments == k).sum()) / n_start if n_start else nan
         out[name] = {
-            "price": float(t.price[mine].mean()) if traded else float("nan"),
+            "price": float(t.price[mine].mean()) if traded else nan,
             "volume": float(mine.sum()),
-            "trust": float(b.trust[: b.size][here].mean()) if here.any() else 0.0,
+            "trust": float(b.trust[: b.size][here].mean()) if here.any() else nan,
             "churn": switch + leave,
             "switch_rate": switch,
             "exit_rate": leave,
-            "quality_traded": float(t.delivered[mine].mean()) if traded else 0.0,
+            "quality_traded": float(t.delivered[mine].mean()) if traded else nan,
             "consumer_surplus": float(np.sum(t.theta[mine] * t.delivered[mine]
                                              - t.price[mine] - t.switching_cost[mine])),
-            "satisfaction": float(sat[mine].mean()) if traded else 0.0,
+            "satisfaction": float(sat[mine].mean()) if traded else nan,
             "expectation_gap": float((t.expected[mine] - t.delivered[mine]).mean())
-            if traded else 0.0,
+            if traded else nan,
             "active_buyers": float(here.sum()),
         }
     return out

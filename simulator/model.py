@@ -37,6 +37,28 @@ from .phases import (
 )
 from .phases.settle import Trades
 
+#: Above this many initial buyers, a buyer's Mesa agent is made only when it is asked for
+#: (`model.buyer_agents[row]`): one Python object per buyer would otherwise dominate
+#: start-up (about 40 us each, most of a 100,000-buyer market's construction).
+EAGER_BUYERS = 50_000
+
+
+class LazyBuyers(dict):
+    """Row -> Buyer agent, made on first access and kept while the buyer is active.
+    `model.agents_by_type[Buyer]` then lists only the buyers asked for so far."""
+
+    def __init__(self, model: MarketModel):
+        super().__init__()
+        self.model = model
+
+    def __missing__(self, row: int) -> Buyer:
+        if not self.model.buyers.active[row]:
+            raise KeyError(row)
+        agent = Buyer(self.model, int(row))
+        agent.unique_id = int(self.model.buyers.uid[row])
+        self[row] = agent
+        return agent
+
 
 class MarketModel(mesa.Model):
     """A market with hidden quality, prospect-theory buyers, trust and churn.
@@ -60,9 +82,12 @@ class MarketModel(mesa.Model):
         self.market = MarketState(params, self.rng)
         self.panel = BuyerPanel() if record_panel else None
         self.seller_agents: list[Seller] = []
-        self.buyer_agents: dict[int, Buyer] = {}
+        self.lazy_buyers = params.buyers > EAGER_BUYERS
+        self.buyer_agents: dict[int, Buyer] = LazyBuyers(self) if self.lazy_buyers else {}
+        self._buyer_number = 0  # buyer ids when agents are lazy
         self._free_buyer_rows: list[int] = []
         self.trades: Trades = Trades.none(self.market)
+        self.accounted = np.zeros(0, dtype=np.int64)
         self._add_sellers(params.sellers)
         self._add_buyers(params.buyers)
         self.metrics: dict[str, float] = dict.fromkeys(METRICS, 0.0)
@@ -88,6 +113,7 @@ class MarketModel(mesa.Model):
         offering = m.offering_sellers()
         first_best = metric_calc.first_best(m, m.active_buyers())
         account.account(m)               # profit, and what sellers learn from it
+        self.accounted = m.live_sellers()  # sellers whose profit this step is booked
         moved = churn.churn(m, t, start)  # switching, leaving, arriving
         if self.panel is not None:
             self.panel.record(m, start, moved.switched, moved.leaving)
@@ -102,8 +128,8 @@ class MarketModel(mesa.Model):
         if entering:
             self._add_sellers(entering)
         self.metrics = metric_calc.step_metrics(  # collect
-            m, t, offering, len(start), len(moved.switched), len(moved.leaving), first_best,
-            entering, len(gone))
+            m, t, offering, self.accounted, len(start), len(moved.switched),
+            len(moved.leaving), first_best, entering, len(gone))
         if m.segment_names:
             self.segment_metrics = metric_calc.segment_metrics(
                 m, t, start_segments, switched_segments, leaving_segments)
@@ -125,6 +151,10 @@ class MarketModel(mesa.Model):
     def _add_buyers(self, n: int) -> None:
         rows = population.add_buyers(self.market, n, self._free_buyer_rows)
         uid = self.market.buyers.uid
+        if self.lazy_buyers:
+            uid[rows] = self._buyer_number + np.arange(len(rows))
+            self._buyer_number += len(rows)
+            return
         for r in rows:
             agent = Buyer(self, int(r))
             self.buyer_agents[int(r)] = agent
@@ -133,7 +163,9 @@ class MarketModel(mesa.Model):
     def _remove_buyers(self, rows: np.ndarray) -> None:
         population.remove_buyers(self.market, rows, self._free_buyer_rows)
         for r in rows:
-            self.buyer_agents.pop(int(r)).remove()
+            agent = self.buyer_agents.pop(int(r), None)
+            if agent is not None:
+                agent.remove()
 
     # ------------------------------------------------------------------ views
     @property

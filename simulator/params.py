@@ -115,6 +115,11 @@ class BeliefParams:
                                 "blind purchases is worth to every buyer each step (what buyers "
                                 "hear about the market; 0 = only their own purchases).",
                                 range=(0.0, 1e3))
+    forgiveness: float = _f(0.02, "Share of the way a remembered belief about a seller the "
+                            "buyer has not bought from in the last step drifts back each step "
+                            "toward what it would expect of that seller as a stranger, so a "
+                            "bad (or good) memory fades and buyers may return.",
+                            range=(0.0, 1.0))
     memory: int = _f(8, "Sellers a buyer remembers individually (least recently used are "
                      "forgotten). Bounds memory at buyers x memory.", range=(1, 64))
     nodes: int = _f(3, "Gauss-Hermite nodes used to turn a normal belief into a CPT lottery.",
@@ -135,6 +140,11 @@ class TrustParams:
                             range=(0.0, 1.0))
     lapse: int = _f(0, "A buyer who finds nothing worth buying this many steps in a row "
                     "gives up and leaves (0 = never).", range=(0, 1_000_000))
+    idle_loss: float = _f(0.02, "After a step in which it found nothing worth buying, market "
+                          "trust moves this share of the way to 0, but not below "
+                          "leave_below / (1 - loss) (a market that keeps refusing a buyer "
+                          "loses its trust; leaving itself follows bad experiences or "
+                          "lapse).", range=(0.0, 1.0))
 
 
 @dataclass

@@ -191,15 +191,20 @@ def _legend_below(fig: Figure, handles: list) -> None:
 
 
 # -- text -----------------------------------------------------------------------------------
-def _cell(row, replications: int) -> str:
+def _cell(row, replications: int, window: int = 0) -> str:
     """mean [95% CI], the interval cut to what the metric can be; n when fewer than all
-    replications have a value (e.g. a price when some runs had no trade)."""
+    replications have a value (e.g. a price when some runs had no trade), and on how many
+    of the `window` steps the metric was defined, on average, when not on all."""
     n = int(row["n"])
     if n == 0:
         return "no trade" if row["metric"] == "price" else "no value"
     low, high = bounds(row["metric"])
     ci = clip_interval(Interval(row["mean"], row["ci_low"], row["ci_high"], n), (low, high))
-    few = f" (n={n})" if n < replications else ""
+    notes = [f"n={n}"] if n < replications else []
+    steps = row.get("steps", math.nan)
+    if window and steps < window:
+        notes.append(f"{fmt(steps)} of {window} steps")
+    few = f" ({'; '.join(notes)})" if notes else ""
     if n < 2:
         return f"{fmt(ci.mean)}{few}"
     return f"{fmt(ci.mean)} [{fmt(ci.ci_low)}, {fmt(ci.ci_high)}]{few}"
@@ -213,8 +218,11 @@ def _lookup(frame, arm: str, metric: str, segment: str = ALL):
 def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
                   summary=None) -> list[str]:
     """Arms as rows, metrics as columns: mean [95% CI] of the window means."""
+    early = summary is not None and summary is results.early_summary
+    window = results.early_steps if early else results.window_steps
     summary = results.summary if summary is None else summary
-    rows = [[arm] + [_cell(_lookup(summary, arm, m), results.replications) for m in metrics]
+    rows = [[arm] + [_cell(_lookup(summary, arm, m), results.replications, window)
+                     for m in metrics]
             for arm in results.arm_names]
     return _table(["arm", *metrics], rows, markdown)
 
@@ -222,7 +230,8 @@ def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
 def segment_lines(results: Results, metrics=HEADLINE, markdown: bool = False) -> list[str]:
     """(arm, segment) as rows, metrics as columns: mean [95% CI] of the window means."""
     rows = [[arm, segment] + [_cell(_lookup(results.summary, arm, m, segment),
-                                    results.replications) for m in metrics]
+                                    results.replications, results.window_steps)
+                              for m in metrics]
             for arm in results.arm_names for segment in results.segment_names[arm]]
     return _table(["arm", "segment", *metrics], rows, markdown)
 
@@ -299,7 +308,9 @@ def report_markdown(results: Results) -> str:
         f"(window = {s.window}); intervals are 95% Student-t intervals over replications, "
         "cut to what the metric can be (a price or a count is never negative, a share "
         "stays in [0, 1]); `(n=k)` marks a value that only k replications have (e.g. a "
-        "price where some runs had no trade)",
+        "price where some runs had no trade), and `(s of W steps)` a ratio defined on only s "
+        "of the window's W steps on average (NaN steps, where its denominator is zero, are "
+        "left out of the mean)",
         "- common random numbers: replication r of every arm uses the same random streams, "
         "so arm differences are paired by replication (paired t-test, effect size d_z = mean "
         "difference / sd of differences)",
@@ -316,7 +327,8 @@ def report_markdown(results: Results) -> str:
     lines += ["![headline metrics over time](headline.png)", ""]
     from .theory.compare import section as theory_section
 
-    lines += theory_section(results, fmt, lambda row: _cell(row, results.replications))
+    lines += theory_section(results, fmt, lambda row: _cell(row, results.replications,
+                                                                  results.window_steps))
     if results.early_summary is not None:
         lines += ["## Early period", "",
                   f"The same headline metrics over the first {_early_text(results)} of each "
@@ -334,7 +346,8 @@ def report_markdown(results: Results) -> str:
     if constants:
         lines += ["Constant in every arm and step (not plotted): "
                   + ", ".join(f"{m} = {fmt(v)}" for m, v in constants.items()) + ".", ""]
-    rows = [[m] + [_cell(_lookup(results.summary, arm, m), results.replications)
+    rows = [[m] + [_cell(_lookup(results.summary, arm, m), results.replications,
+                          results.window_steps)
                    for arm in results.arm_names]
             for m in METRICS]
     lines += _table(["metric", *results.arm_names], rows, markdown=True)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .metrics import METRICS, SEGMENT_METRICS
 from .stats import mean_ci, paired_difference
-from .windows import early_means, window_means
+from .windows import defined_steps, early_defined_steps, early_means, window_means, window_steps
 
 #: The segment label of whole-market rows in summaries.
 ALL = "all"
@@ -60,7 +60,8 @@ class Results:
     - `panel`: the buyer-period panel (`PANEL_COLUMNS`) when run with `panel=True`, else None;
     - `replication_means`: one row per (arm, replication): window means;
     - `summary`: per arm, segment (`all` = the whole market) and metric, mean over
-      replications with a 95% CI;
+      replications with a 95% CI, `n` replications with a value, and `steps`: the mean
+      number of window steps the metric is defined on;
     - `comparison`: per non-baseline arm, segment and metric, paired difference to the
       baseline;
     - `early_summary`, `early_comparison`: the same over the first `early` fraction of steps
@@ -81,14 +82,21 @@ class Results:
         self.window = scenario.window
         self.early = float(getattr(scenario, "early", 0.0) or 0.0)
         self.replication_means = self._replication_means()
+        #: Steps in each replication's summary window (and early period).
+        self.window_steps = window_steps(steps, self.window)
+        self.early_steps = window_steps(steps, self.early) if self.early > 0 else 0
         late = self._per_replication(lambda df, metrics: window_means(df, self.window, metrics))
-        self.summary = self._summary(late)
+        counts = self._per_replication(lambda df, metrics: defined_steps(df, self.window,
+                                                                         metrics))
+        self.summary = self._summary(late, counts)
         self.comparison = self._comparison(late)
         self.early_summary = self.early_comparison = None
         if self.early > 0:
             early = self._per_replication(lambda df, metrics: early_means(df, self.early,
                                                                           metrics))
-            self.early_summary = self._summary(early)
+            counts = self._per_replication(
+                lambda df, metrics: early_defined_steps(df, self.early, metrics))
+            self.early_summary = self._summary(early, counts)
             self.early_comparison = self._comparison(early)
 
     @property
@@ -122,12 +130,15 @@ class Results:
         mine = [key for key in values if key[0] == arm]
         return sorted(mine, key=lambda k: order.get(k[1], len(order)))  # stable: metric order
 
-    def _summary(self, values: dict) -> pd.DataFrame:
+    def _summary(self, values: dict, counts: dict) -> pd.DataFrame:
+        """`steps`: the mean number of steps per replication the metric is defined on (a
+        ratio is not defined on a step with a zero denominator, e.g. price without trade)."""
         rows = [{"arm": arm, "segment": segment, "metric": metric,
-                 **mean_ci(values[(arm, segment, metric)])._asdict()}
+                 **mean_ci(values[(arm, segment, metric)])._asdict(),
+                 "steps": float(np.mean(counts[(arm, segment, metric)]))}
                 for arm in self.arm_names for _, segment, metric in self._keys(values, arm)]
         return pd.DataFrame(rows, columns=["arm", "segment", "metric", "mean", "ci_low",
-                                           "ci_high", "n"])
+                                           "ci_high", "n", "steps"])
 
     def _comparison(self, values: dict) -> pd.DataFrame:
         rows = []

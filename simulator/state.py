@@ -50,6 +50,10 @@ SELLER_COLUMNS = {
     "quality": (float, 0.0),  # capability q (private)
     "cost": (float, 0.0),  # unit cost c (private)
     "price": (float, 0.0),  # posted price
+    "price_step": (float, 0.0),  # adaptive pricing: this seller's own relative step
+    "patience": (np.int64, 0),  # ... steps to hold a selling price after a failed raise
+    "holding": (np.int64, 0),  # ... steps left before it raises again
+    "sold_price": (float, 0.0),  # ... the last price at which it sold (0: none known)
     "signal": (float, 0.0),  # public noisy signal (noisy regime)
     "pub_mean": (float, 0.0),  # public expected quality
     "pub_var": (float, np.inf),  # public uncertainty (inf: nothing public)
@@ -61,7 +65,8 @@ SELLER_COLUMNS = {
     "regime_mean": (float, 0.0),  # what the information regime alone makes public
     "regime_var": (float, np.inf),
     "unit_cost": (float, 0.0),  # cost of this step's units (lower when shirking)
-    "extra_cost": (float, 0.0),  # certificates, disclosure, repairs, samples, fines
+    "extra_cost": (float, 0.0),  # this step's mechanism costs: certificates, repairs, fines...
+    "fines": (float, 0.0),  # ... of which transfers out of the market (not resources used up)
     "pool": (np.int64, 0),  # which pooled belief buyers use (the badges they can see)
     "received": (float, 0.0),  # money received from buyers, all steps (the sellers' ledger)
 }

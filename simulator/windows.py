@@ -21,16 +21,34 @@ def window_steps(steps: int, window: float) -> int:
 def window_means(df: pd.DataFrame, window: float, metrics=METRICS) -> pd.Series:
     """Mean of each metric over the final `window` fraction of steps (at least one step).
 
-    NaN steps are skipped (price has none when nothing trades); a metric that is
-    NaN on every step of the window stays NaN.
+    NaN steps are skipped (a ratio has none when its denominator is zero: no price when
+    nothing trades); a metric that is NaN on every step of the window stays NaN.
+    `defined_steps` says how many steps each mean stands on.
     """
-    columns = [m for m in metrics if m in df.columns]
-    tail = df[columns].iloc[-window_steps(len(df), window):]
-    return tail.mean(skipna=True)
+    return _final(df, window, metrics).mean(skipna=True)
+
+
+def defined_steps(df: pd.DataFrame, window: float, metrics=METRICS) -> pd.Series:
+    """How many steps of the final window each metric is defined on (not NaN)."""
+    return _final(df, window, metrics).count()
 
 
 def early_means(df: pd.DataFrame, early: float, metrics=METRICS) -> pd.Series:
     """Mean of each metric over the first `early` fraction of steps (at least one step):
     the transient, where short-term gains show before long-term costs."""
+    return _first(df, early, metrics).mean(skipna=True)
+
+
+def early_defined_steps(df: pd.DataFrame, early: float, metrics=METRICS) -> pd.Series:
+    """How many steps of the early period each metric is defined on (not NaN)."""
+    return _first(df, early, metrics).count()
+
+
+def _final(df: pd.DataFrame, window: float, metrics) -> pd.DataFrame:
     columns = [m for m in metrics if m in df.columns]
-    return df[columns].iloc[:window_steps(len(df), early)].mean(skipna=True)
+    return df[columns].iloc[-window_steps(len(df), window):]
+
+
+def _first(df: pd.DataFrame, early: float, metrics) -> pd.DataFrame:
+    columns = [m for m in metrics if m in df.columns]
+    return df[columns].iloc[:window_steps(len(df), early)]

@@ -58,11 +58,11 @@ def test_summary_and_comparison_columns_in_docs_match_the_files(tmp_path, scenar
     results = Scenario.load(scenario_file()).run(replications=2, steps=6)
     summary = ", ".join(results.summary.columns)
     comparison = ", ".join(results.comparison.columns)
-    assert summary == "arm, segment, metric, mean, ci_low, ci_high, n"
+    assert summary == "arm, segment, metric, mean, ci_low, ci_high, n, steps"
     assert comparison == "arm, segment, metric, diff, ci_low, ci_high, p_value, effect_size"
     scenarios_doc = (ROOT / "docs" / "scenarios.md").read_text()
     readme = (ROOT / "README.md").read_text()
     assert f"`{summary}`" in scenarios_doc and f"`{comparison}`" in scenarios_doc
     assert f"# {summary}\n" in scenarios_doc and f"# {comparison}\n" in scenarios_doc
     assert f"# pandas DataFrame: {summary}\n" in readme
-    assert "`arm,\nsegment, metric, mean, ci_low, ci_high, n`" in readme
+    assert "`arm,\nsegment, metric, mean, ci_low, ci_high, n, steps`" in readme

@@ -29,18 +29,25 @@ def window(df, start=None, end=None):
 
 
 def test_grossman_milgrom_voluntary_disclosure_unravels_to_the_transparent_market():
-    disclosing = MarketModel({**LEMONS, "disclosure": {"enabled": True}}, rng=1)
-    for _ in range(200):
-        disclosing.step()
-    end = window(disclosing.metrics_frame(), -30)
-    transparent = window(run_market({**LEMONS, "information": "transparent"}, 200, 1), -30)
-    silent = window(run_market(LEMONS, 200, 1), -30)
-    assert end["disclosure_rate"] >= 0.9
-    # The learned strategy: every seller but the very lowest types prefers to disclose.
-    values = disclosing.mechanism("disclosure").learner.values[:100]
-    prefers = values[:, 1] >= values[:, 0]
-    q = disclosing.sellers.quality[:100]
-    assert prefers[q > 0.2].mean() >= 0.95
+    ends, transparents, silents = [], [], []
+    for seed in (1, 2, 3):  # one seed's exploration draws move efficiency by a few points
+        disclosing = MarketModel({**LEMONS, "disclosure": {"enabled": True}}, rng=seed)
+        for _ in range(200):
+            disclosing.step()
+        ends.append(window(disclosing.metrics_frame(), -30))
+        transparents.append(window(run_market({**LEMONS, "information": "transparent"}, 200,
+                                              seed), -30))
+        silents.append(window(run_market(LEMONS, 200, seed), -30))
+        # The learned strategy: every seller but the very lowest types prefers to disclose
+        # (at zero cost the lowest tenth is nearly indifferent: disclosed or pooled with the
+        # other lowest, it fetches about the same price).
+        values = disclosing.mechanism("disclosure").learner.values[:100]
+        prefers = values[:, 1] >= values[:, 0]
+        q = disclosing.sellers.quality[:100]
+        assert prefers[q > 0.1].all(), seed
+    end, transparent, silent = (sum(frames) / 3 for frames in (ends, transparents, silents))
+    # Played, that strategy is diluted by the indifferent lowest tenth and by exploration.
+    assert end["disclosure_rate"] >= 0.88
     assert end["volume"] >= 0.95 * transparent["volume"]
     assert end["efficiency"] >= 0.95 * transparent["efficiency"]
     assert silent["volume"] < 0.1 * transparent["volume"]  # without it: lemons

@@ -111,6 +111,7 @@ def test_reference_and_engine_agree(name):
 @pytest.mark.parametrize("changes, moved", [
     ({"prospect.lam": 1.0}, {"volume", "trust"}),  # no loss aversion: buyers buy more
     ({"information": "noisy"}, {"volume", "price", "trust", "quality_traded"}),
+    ({"trust.idle_loss": 0.0}, {"trust"}),  # buyers who find nothing keep their trust
 ])
 def test_cross_check_detects_a_perturbed_model(changes, moved):
     """The check can fail: a reference with one rule or parameter changed is caught."""

@@ -138,7 +138,7 @@ def test_results_have_the_documented_shape(scenario_file):
     assert ts.groupby(["arm", "replication"])["step"].apply(list).map(
         lambda s: s == list(range(1, 31))).all()
     assert list(res.summary.columns) == ["arm", "segment", "metric", "mean", "ci_low",
-                                         "ci_high", "n"]
+                                         "ci_high", "n", "steps"]
     assert len(res.summary) == 2 * len(METRICS)
     assert set(res.summary["segment"]) == {"all"}  # no segments: the whole market only
     assert list(res.comparison.columns) == [

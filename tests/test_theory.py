@@ -44,7 +44,8 @@ def test_akerlof_asymmetric_market_unravels(seed):
     start, end = df.iloc[:3].mean(), tail(df, 20)
     assert start["volume"] > 30
     assert end["volume"] < 0.05 * 100
-    assert end["mean_seller_quality"] < 0.1
+    # Only lemons on offer, or none at all (NaN: no seller offers).
+    assert end["mean_seller_quality"] < 0.1 or np.isnan(end["mean_seller_quality"])
     assert end["price"] < 0.15 or np.isnan(end["price"])
     # Adverse selection: what trades is worse than the average seller (0.5) from the start.
     assert start["mean_seller_quality"] < 0.4
@@ -109,7 +110,10 @@ def test_trust_and_volume_are_lower_in_the_asymmetric_market_with_prospect_theor
     asym = tail(run_market(market(**cpt), 150, 5))
     transparent = tail(run_market(market(information="transparent", **cpt), 150, 5))
     assert asym["volume"] < 0.2 * transparent["volume"]
-    assert asym["trust"] < transparent["trust"] - 0.2
+    if np.isnan(asym["trust"]):  # every buyer has lost trust and left: none to average
+        assert asym["active_buyers"] == 0 and transparent["active_buyers"] > 150
+    else:
+        assert asym["trust"] < transparent["trust"] - 0.2
 
 
 def test_delayed_revelation_restores_trade_once_quality_becomes_public():

@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 N_POOLS = 4
 
 
+def share(mask: np.ndarray) -> float:
+    """Mean of a boolean or numeric array; NaN when it is empty (nothing to share over)."""
+    return float(mask.mean()) if len(mask) else float("nan")
+
+
 def reveal(m: MarketState, live: np.ndarray, exact: np.ndarray, mean: np.ndarray,
            var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Public belief where `exact` sellers' true quality is made public (variance 0)."""
@@ -107,12 +112,11 @@ class Mechanism:
     def before_valuation(self, m: MarketState, buyers: np.ndarray, cands: np.ndarray) -> None:
         """Evidence buyers get before they value their candidates (e.g. a free sample)."""
 
-    def adjust_beliefs(self, m: MarketState, buyers: np.ndarray, cands: np.ndarray,
-                       mean: np.ndarray, var: np.ndarray, open_: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray]:
-        """Shift beliefs about quality (before delivery noise). `open_`: cells the buyer
-        has no own memory of and whose delivery is not known exactly."""
-        return mean, var
+    def adjust_beliefs(self, m: MarketState, rules, buyers: np.ndarray, cands: np.ndarray,
+                       mean: np.ndarray, var: np.ndarray, open_: np.ndarray) -> None:
+        """Shift beliefs about quality (before delivery noise), in place. `open_`: cells
+        the buyer has no own memory of and whose delivery is not known exactly. `rules`
+        is `kernels` (compiled) or `reference.beliefs` (the same rules in numpy)."""
 
     def adjust_prices(self, m: MarketState, offers: Offers) -> None:
         """Change the price each buyer is asked (in place on `offers.price`)."""
@@ -132,6 +136,11 @@ class Mechanism:
 
     def deliver(self, m: MarketState, sellers: np.ndarray, quality: np.ndarray) -> np.ndarray:
         """What the buyer ends up with (e.g. after a repair), booking its cost."""
+        return quality
+
+    def attainable(self, m: MarketState, quality: np.ndarray) -> np.ndarray:
+        """The best quality a seller of this capability could deliver at the usual cost of
+        quality (e.g. by repair): the first best counts it."""
         return quality
 
     def deceptive(self, m: MarketState, sellers: np.ndarray, made: np.ndarray

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SellerChoice, reveal
+from .base import SellerChoice, reveal, share
 
 CERTIFIED = 1
 
@@ -41,6 +41,4 @@ class Certification(SellerChoice):
         return reveal(m, live, m.sellers.certified[live], mean, var)
 
     def collect(self, m, trades, offering, metrics):
-        live = m.live_sellers()
-        if len(live):
-            metrics["certified_share"] = float(m.sellers.certified[live].mean())
+        metrics["certified_share"] = share(m.sellers.certified[m.live_sellers()])

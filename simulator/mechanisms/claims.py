@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SellerChoice
+from .base import SellerChoice, share
 
 STRATEGY_SIGN = {"honest": 0.0, "over_promise": 1.0, "under_promise": -1.0}
 
@@ -37,9 +37,9 @@ class Claims(SellerChoice):
         if self.p.strategy == "learned":
             self.learner.update(live, profit)
 
-    def adjust_beliefs(self, m, buyers, cands, mean, var, open_):
-        w = np.where(open_, m.buyers.credibility[buyers][:, None], 0.0)
-        return (1 - w) * mean + w * m.sellers.claim[cands], (1 - w) * var
+    def adjust_beliefs(self, m, rules, buyers, cands, mean, var, open_):
+        rules.claim_shift(mean, var, open_, buyers, cands, m.buyers.credibility,
+                          m.sellers.claim)
 
     def deceptive(self, m, sellers, made):
         return m.sellers.claim[sellers] > made + self.p.tolerance
@@ -55,9 +55,7 @@ class Claims(SellerChoice):
         b.credibility[who] = np.where(m.learnable(seller), cred, b.credibility[who])
         if self.p.audit > 0 and self.p.penalty > 0:
             caught = false & (m.rng.random(len(who)) < self.p.audit)
-            np.add.at(s.extra_cost, seller[caught], self.p.penalty)
+            m.charge(seller[caught], self.p.penalty, transfer=True)
 
     def collect(self, m, trades, offering, metrics):
-        live = m.live_sellers()
-        if len(live):
-            metrics["claim_inflation"] = float(m.sellers.inflation[live].mean())
+        metrics["claim_inflation"] = share(m.sellers.inflation[m.live_sellers()])

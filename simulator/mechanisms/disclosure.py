@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SellerChoice, reveal
+from .base import SellerChoice, reveal, share
 
 
 class Disclosure(SellerChoice):
@@ -29,6 +29,4 @@ class Disclosure(SellerChoice):
         return reveal(m, live, m.sellers.disclosed[live], mean, var)
 
     def collect(self, m, trades, offering, metrics):
-        live = m.live_sellers()
-        if len(live):
-            metrics["disclosure_rate"] = float(m.sellers.disclosed[live].mean())
+        metrics["disclosure_rate"] = share(m.sellers.disclosed[m.live_sellers()])

@@ -11,7 +11,7 @@ from collections import deque
 
 import numpy as np
 
-from .base import Mechanism
+from .base import Mechanism, share
 
 
 class Reviews(Mechanism):
@@ -21,7 +21,7 @@ class Reviews(Mechanism):
         "rev_sum": (float, 0.0),
         "rev_count": (np.int64, 0),  # ratings ever published
     }
-    metrics = ("review_coverage",)
+    metrics = ("review_coverage", "review_coverage_top_half")
 
     def __init__(self, market):
         super().__init__(market)
@@ -39,23 +39,14 @@ class Reviews(Mechanism):
             np.add.at(s.rev_sum, sellers, ratings)
             np.add.at(s.rev_count, sellers, 1)
 
-    def adjust_beliefs(self, m, buyers, cands, mean, var, open_):
+    def adjust_beliefs(self, m, rules, buyers, cands, mean, var, open_):
         if not m.remembers:  # scores of sellers buyers cannot tell apart mean nothing
-            return mean, var
-        s = m.sellers
-        n = s.rev_n[cands]
-        rated = open_ & (n > 1e-9)
-        if not rated.any():
-            return mean, var
-        b = m.buyers
+            return
+        s, b = m.sellers, m.buyers
         reading = b.trust[buyers] * m.segment_reading[b.segment[buyers]]
-        rating_var = self.p.noise**2 + m.noise_var
-        evidence = self.p.weight * reading[:, None] * n / rating_var
-        prec = 1.0 / np.maximum(var, 1e-12)
-        new_prec = prec + evidence
-        score = s.rev_sum[cands] / np.maximum(n, 1e-12)
-        return (np.where(rated, (prec * mean + evidence * score) / new_prec, mean),
-                np.where(rated, 1.0 / new_prec, var))
+        # A rating is one delivery, as seen by its buyer.
+        rules.review_shift(mean, var, open_, cands, reading, s.rev_n, s.rev_sum,
+                           self.p.weight, self.p.noise**2 + m.seller_obs_var)
 
     def after_trade(self, m, trades):
         writes = m.rng.random(len(trades.seller)) < self.p.probability
@@ -63,5 +54,10 @@ class Reviews(Mechanism):
         self.pending.append((m.now + self.p.delay, trades.seller[writes], ratings))
 
     def collect(self, m, trades, offering, metrics):
-        if len(offering):
-            metrics["review_coverage"] = float((m.sellers.rev_count[offering] > 0).mean())
+        s = m.sellers
+        metrics["review_coverage"] = share(s.rev_count[offering] > 0)
+        # The better half of the sellers on offer: a cold start shows here (no first sale,
+        # no rating, no customers), where the average can hide it.
+        top = offering[s.quality[offering] >= np.median(s.quality[offering])] if len(
+            offering) else offering
+        metrics["review_coverage_top_half"] = share(s.rev_count[top] > 0)

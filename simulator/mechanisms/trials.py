@@ -27,5 +27,5 @@ class Trials(Mechanism):
             return
         s = m.sellers
         sample = m.made(seller) + m.params.quality_noise * m.rng.standard_normal(len(who))
-        np.add.at(s.extra_cost, seller, s.unit_cost[seller])
+        m.charge(seller, s.unit_cost[seller])
         hear(m, who, seller, sample, np.ones(len(who)))

@@ -31,5 +31,8 @@ class Warranty(SellerChoice):
     def deliver(self, m, sellers, quality):
         covered = m.sellers.warranty[sellers]
         repair = np.where(covered, np.maximum(self.p.threshold - quality, 0.0), 0.0)
-        np.add.at(m.sellers.extra_cost, sellers, m.params.cost.c1 * repair)
+        m.charge(sellers, m.params.cost.c1 * repair)
         return quality + repair
+
+    def attainable(self, m, quality):
+        return np.maximum(quality, self.p.threshold)  # repaired up to it at c1 per unit

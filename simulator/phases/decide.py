@@ -10,6 +10,7 @@ def decide(m: MarketState) -> None:
     s = m.sellers
     live = m.live_sellers()
     s.extra_cost[live] = 0.0  # this step's mechanism costs start here
+    s.fines[live] = 0.0
     age = m.now - s.entered[live]
     for mech in m.mechanisms:
         mech.decide(m, live, age)

@@ -22,9 +22,10 @@ def learn(m: MarketState, t: Trades) -> None:
         # Everyone hears how blind purchases from each pool turned out on average.
         listeners = m.active_buyers()
         for k in np.unique(pool[pooled]):
-            heard = quality[pooled & (pool == k)].mean()
-            bel.update_pool(listeners, k, np.full(len(listeners), heard),
-                            m.pool_obs_var / feedback)
+            news = quality[pooled & (pool == k)]  # an average, and how much it varied
+            bel.update_pool(listeners, k, np.full(len(listeners), news.mean()),
+                            m.pool_obs_var / feedback,
+                            np.full(len(listeners), (news**2).mean()))
     hidden = m.learnable(seller)  # nothing to learn about exact public quality
     if m.remembers and hidden.any():
         w, j = who[hidden], seller[hidden]
@@ -40,6 +41,15 @@ def learn(m: MarketState, t: Trades) -> None:
                             trust * (1 - tp["loss"][seg]))
     b.last_gap[who] = expected - t.delivered
     b.losses[who] += ~good
+    # A buyer that found nothing worth buying trusts the market a little less (one that
+    # wanted to buy but was turned away by capacity learns nothing about the market).
+    # Refusals alone wear trust down, but not to where one disappointment would make the
+    # buyer leave: leaving follows bad experiences, or `trust.lapse` idle steps.
+    if t.refused is not None and len(t.refused):
+        r, seg = t.refused, b.segment[t.refused]
+        floor = tp["leave_below"][seg] / np.maximum(1 - tp["loss"][seg], 1e-12)
+        worn = b.trust[r] * (1 - tp["idle_loss"][seg])
+        b.trust[r] = np.maximum(worn, np.minimum(b.trust[r], floor))
     for mech in m.mechanisms:
         mech.after_trade(m, t)
 

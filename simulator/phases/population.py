@@ -57,6 +57,8 @@ def add_sellers(m: MarketState, n: int) -> np.ndarray:
     s.price[rows] = s.cost[rows] * (1 + p.price.markup)
     s.signal[rows] = s.quality[rows] + p.signal.noise * m.rng.standard_normal(n)
     s.entered[rows] = m.now
+    if p.pricing == "adaptive":  # sellers who all adjust alike move in lockstep
+        s.price_step[rows] = p.price.adaptive_step * m.rng.uniform(0.5, 1.5, n)
     for mech in m.mechanisms:
         mech.sellers_added(m, rows)
     publish.publish_regime(m, rows)

@@ -44,11 +44,34 @@ def clearing_price(reservations: np.ndarray, costs: np.ndarray, units: int,
     return float(best)
 
 
-def adaptive_prices(price: np.ndarray, cost: np.ndarray, sales: np.ndarray, strong: np.ndarray,
-                    step: float) -> np.ndarray:
-    """Raise after strong demand, cut after an unsold period, never below cost."""
-    new = np.where(strong, price * (1 + step), np.where(sales == 0, price * (1 - step), price))
-    return np.maximum(new, cost)
+#: Longest a seller holds a selling price before it tries a raise again.
+MAX_HOLD = 64
+
+
+def adaptive_prices(s, live: np.ndarray, strong: np.ndarray) -> None:
+    """Raise after strong demand, cut after an unsold period, never below cost.
+
+    A raise that loses every sale goes back to the last price that sold, and the
+    seller then holds that price for twice as long as after its previous failed raise
+    before it tries again (1, 2, 4, ... steps): a price probing the buyers' reservation
+    settles below it instead of jumping over and back every other step. Each seller's
+    step is its own (drawn at entry around `price.adaptive_step`), so sellers facing the
+    same demand do not move in lockstep.
+    """
+    price, sales, sold_at = s.price[live], s.sales[live], s.sold_price[live]
+    unsold = sales == 0
+    overshot = unsold & (sold_at > 0) & (price > sold_at)
+    holding = s.holding[live]
+    raise_ = strong & (holding == 0)
+    step = s.price_step[live]
+    new = np.where(raise_, price * (1 + step), np.where(unsold, price * (1 - step), price))
+    new = np.where(overshot, sold_at, new)
+    patience = np.where(overshot, np.minimum(np.maximum(2 * s.patience[live], 1), MAX_HOLD),
+                        s.patience[live])
+    s.patience[live] = patience
+    s.holding[live] = np.where(overshot, patience, np.maximum(holding - strong, 0))
+    s.sold_price[live] = np.where(unsold, np.where(overshot, sold_at, 0.0), price)
+    s.price[live] = np.maximum(new, s.unit_cost[live])
 
 
 def move_toward(current: float, target: float, eta: float) -> float:
@@ -77,8 +100,7 @@ def set_prices(m: MarketState) -> None:
             strong = sales >= p.capacity
         else:
             strong = sales > max(sales.mean(), 0.0) if len(sales) else sales > 0
-        s.price[live] = adaptive_prices(s.price[live], s.unit_cost[live], sales, strong,
-                                        p.price.adaptive_step)
+        adaptive_prices(s, live, strong)
     elif p.pricing == "market":
         market_prices(m, live)
     s.offering[:] = False
@@ -101,20 +123,28 @@ def market_prices(model: MarketState, live: np.ndarray) -> None:
     pooled = live[~graded]
     for pool in np.unique(s.pool[pooled]) if len(sample) else ():
         members = pooled[s.pool[pooled] == pool]
-        sd = np.sqrt(1 / model.beliefs.pool_precision[sample, pool] + model.pool_obs_var)
+        bel = model.beliefs
+        sd = np.sqrt(1 / bel.pool_precision[sample, pool] + model.noise_var
+                     + bel.pool_spread(sample, pool, model.noise_var))
         floor = model.quality_floor(np.full(len(sample), pool))
         r = model.by_segment(sample, "reservation", b.theta[sample],
                             model.beliefs.pool_mean[sample, pool], sd, floor)
         # Sellers meet buyers at random, not in an auction, so a going price above what
         # the median buyer would pay leaves units unsold: it is capped there.
         target = min(clearing_price(r, s.unit_cost[members], units, weight), np.median(r))
-        model.pool_price[pool] = move_toward(model.pool_price[pool], target, eta)
+        # A going price above what buyers pay sells nothing; approached from above by
+        # partial adjustment it would stall just over a common reservation price, so
+        # after a step without a sale it drops to the target at once.
+        stalled = not s.sales[members].any() and model.pool_price[pool] > target
+        model.pool_price[pool] = move_toward(model.pool_price[pool], target,
+                                             1.0 if stalled else eta)
         s.price[members] = model.pool_price[pool]
 
     graded = live[graded]
     if len(graded) and len(sample):
         target = _graded_taste(model, b.theta[sample], graded, units, weight)
-        model.grade_taste = move_toward(model.grade_taste, target, eta)
+        stalled = not s.sales[graded].any() and model.grade_taste > target
+        model.grade_taste = move_toward(model.grade_taste, target, 1.0 if stalled else eta)
         g, sd = s.pub_mean[graded], np.sqrt(s.pub_var[graded] + model.noise_var)
         s.price[graded] = model.valuations[0].reservation(
             np.full(len(graded), model.grade_taste), g, sd)

@@ -32,7 +32,8 @@ def publish_regime(m: MarketState, rows: np.ndarray) -> None:
 def start_step(m: MarketState) -> None:
     """Before sellers decide: beliefs fade, delayed quality comes out, and mechanisms
     do what time does (ratings whose delay is over appear)."""
-    m.beliefs.forget()
+    s = m.sellers
+    m.beliefs.fade(m.params.beliefs.forgiveness, s.pool, s.pub_mean, s.pub_var, m.now)
     if m.params.information == "delayed":
         s = m.sellers
         due = np.flatnonzero(s.in_market[: s.size] & np.isinf(s.regime_var[: s.size])

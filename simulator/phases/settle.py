@@ -32,6 +32,8 @@ class Trades:
     blind: np.ndarray           # bought from a seller it knew nothing about
     deceptive: np.ndarray       # delivered less than was claimed or implied
     flags: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Active buyers who found nothing worth buying this step (not those turned away).
+    refused: np.ndarray | None = None
 
     @classmethod
     def none(cls, m: MarketState) -> Trades:
@@ -53,7 +55,9 @@ def settle(m: MarketState, offers: Offers | None) -> Trades:
     s.sales[: s.size] = 0
     s.revenue[: s.size] = 0.0
     if offers is None:
-        return Trades.none(m)
+        trades = Trades.none(m)
+        trades.refused = m.active_buyers()  # nobody offers anything
+        return trades
     bought = offers.pick >= 0
     who = offers.buyers[bought]
     col = offers.pick[bought]
@@ -78,7 +82,8 @@ def settle(m: MarketState, offers: Offers | None) -> Trades:
         # A purchase from a seller the buyer already knew says nothing about unknown sellers.
         blind=np.isinf(s.pub_var[seller]) & (slot == EMPTY),
         deceptive=deceptive,
-        flags={name: flag[bought, col] for name, flag in offers.flags.items()})
+        flags={name: flag[bought, col] for name, flag in offers.flags.items()},
+        refused=offers.buyers[~offers.wanted])
     b.bought_from[who] = seller
     b.spent[who] = paid
     b.paid_total[who] += paid

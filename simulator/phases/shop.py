@@ -28,6 +28,7 @@ class Offers:
     extra: np.ndarray            # switching cost of buying there
     flags: dict[str, np.ndarray] = field(default_factory=dict)  # per-cell mechanism marks
     pick: np.ndarray | None = None  # column bought, -1: none
+    wanted: np.ndarray | None = None  # found something worth buying (even if turned away)
 
     @property
     def safe(self) -> np.ndarray:
@@ -69,16 +70,16 @@ def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
     """
     s, bel = m.sellers, m.beliefs
     if compiled:
-        base = kernels.candidate_beliefs
+        rules = kernels
     else:
-        from ..reference.beliefs import candidate_beliefs as base
-    mean, var, slot, open_ = base(
+        from ..reference import beliefs as rules
+    mean, var, slot, open_ = rules.candidate_beliefs(
         np.ascontiguousarray(buyers, dtype=np.int64), np.ascontiguousarray(cands),
-        s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, m.quality_var,
-        m.action_var, m.all_learnable, m.remembers, bel.slot_seller, bel.slot_mean,
+        s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
+        m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller, bel.slot_mean,
         bel.slot_precision)
     for mech in m.mechanisms:
-        mean, var = mech.adjust_beliefs(m, buyers, cands, mean, var, open_)
+        mech.adjust_beliefs(m, rules, buyers, cands, mean, var, open_)
     return mean, var + m.noise_var, slot
 
 
@@ -114,6 +115,7 @@ def shop(m: MarketState) -> Offers | None:
     acceptable = value >= outside[:, None] - 1e-12
     for mech in m.mechanisms:
         mech.restrict(m, offers, value, acceptable)
+    offers.wanted = acceptable.any(axis=1)
     offers.pick = allocate(m, cands, value, acceptable, p.capacity)
     return offers
 

@@ -37,9 +37,10 @@ IMPLEMENTED_KEYS = frozenset({
     "quality.b", "cost.c0", "cost.c1", "cost.fixed", "taste.distribution", "taste.value",
     "taste.low", "taste.high", "taste.mean", "taste.sd", "prospect.alpha", "prospect.beta",
     "prospect.lam", "prospect.gamma_gain", "prospect.gamma_loss", "prospect.reference",
-    "beliefs.prior_weight", "beliefs.forgetting", "beliefs.market_feedback", "beliefs.memory",
-    "beliefs.nodes", "trust.initial", "trust.gain", "trust.loss", "trust.tolerance",
-    "trust.leave_below", "trust.lapse", "choice.candidates", "choice.logit_noise",
+    "beliefs.prior_weight", "beliefs.forgetting", "beliefs.forgiveness",
+    "beliefs.market_feedback", "beliefs.memory", "beliefs.nodes", "trust.initial", "trust.gain",
+    "trust.loss", "trust.tolerance", "trust.leave_below", "trust.lapse", "trust.idle_loss",
+    "choice.candidates", "choice.logit_noise",
     "choice.switching_cost", "price.markup", "price.adjustment", "price.adaptive_step",
     "signal.noise", "delay.steps", "arrivals.rate", "entry.enabled", "entry.cost",
     "entry.rate", "entry.max_sellers", "exit.enabled", "exit.patience",
@@ -56,6 +57,10 @@ CORE_METRICS = (
 #: Market pricing: at most this many buyers' reservation prices set the going price
 #: (the engine's CLEARING_SAMPLE).
 CLEARING_SAMPLE = 2000
+
+#: Adaptive pricing: longest a seller holds a selling price after a failed raise
+#: (the engine's MAX_HOLD).
+MAX_HOLD = 64
 
 
 def check_core_only(params: MarketParams) -> None:
@@ -85,6 +90,12 @@ class RefSeller(mesa.Agent):
         self.cost = p.cost.c0 + p.cost.c1 * self.quality
         self.price = self.cost * (1 + p.price.markup)
         self.signal = self.quality + p.signal.noise * rnd.gauss(0.0, 1.0)
+        # Adaptive pricing: this seller's own step, so sellers do not move in lockstep;
+        # how long it holds a selling price after a failed raise, and that price.
+        self.price_step = (p.price.adaptive_step * rnd.uniform(0.5, 1.5)
+                           if p.pricing == "adaptive" else 0.0)
+        self.patience = self.holding = 0
+        self.sold_price = 0.0  # last price at which it sold (0: none known)
         self.entered = model.steps
         self.in_market = True
         self.offering = False
@@ -121,11 +132,24 @@ class RefSeller(mesa.Agent):
         elif p.pricing == "adaptive" and self.model.steps > 1:
             strong = self.sales >= p.capacity if p.capacity > 0 else self.sales > max(mean_sales,
                                                                                       0.0)
-            if strong:
-                self.price *= 1 + p.price.adaptive_step
-            elif self.sales == 0:
-                self.price *= 1 - p.price.adaptive_step
-            self.price = max(self.price, self.cost)
+            unsold = self.sales == 0
+            if unsold and 0 < self.sold_price < self.price:
+                # A raise that lost every sale: back to the last price that sold, held
+                # twice as long as after the previous failed raise.
+                new = self.sold_price
+                self.patience = min(max(2 * self.patience, 1), MAX_HOLD)
+                self.holding = self.patience
+            else:
+                if strong and self.holding == 0:
+                    new = self.price * (1 + self.price_step)
+                elif unsold:
+                    new = self.price * (1 - self.price_step)
+                else:
+                    new = self.price
+                if strong:
+                    self.holding = max(self.holding - 1, 0)
+                self.sold_price = 0.0 if unsold else self.price
+            self.price = max(new, self.cost)
         # market pricing: the model sets the going price before offers are decided
 
     def decide_to_offer(self) -> None:
@@ -168,22 +192,38 @@ class RefBuyer(mesa.Agent):
         self.trust = model.params.trust.initial
         self.pool_mean = model.quality_mean  # belief about an unknown seller's quality
         self.pool_precision = model.prior_precision
+        # ... and about the second moment of what it observes (quality plus noise).
+        self.pool_sq = model.quality_mean ** 2 + model.pool_obs_var
         self.known: dict[RefSeller, list] = {}  # seller -> [mean, precision, last step used]
         self.last_seller: RefSeller | None = None
         self.idle = 0  # steps in a row without finding anything worth buying
         self.choices: list[Option] = []  # acceptable options, best first
+        self.partner = None  # the partner it stays with this step (identity = "partners")
         self.bought: Option | None = None
         self.delivered = 0.0
 
     # ------------------------------------------------------------- beliefs
     def forget(self) -> None:
-        """Lose a share of belief precision, never below the prior's."""
+        """Lose a share of belief precision, never below the prior's; then remembered
+        sellers not bought from last step drift back toward what the buyer would expect of
+        them as strangers."""
         m = self.model
         keep = 1.0 - m.params.beliefs.forgetting
         if keep < 1.0:
             self.pool_precision = max(self.pool_precision * keep, m.prior_precision)
             for slot in self.known.values():
                 slot[1] = max(slot[1] * keep, m.prior_precision)
+        forgiveness = m.params.beliefs.forgiveness
+        for seller, slot in self.known.items():
+            if slot[2] >= m.steps - 1:  # bought from last step: the memory is fresh
+                continue
+            # toward what it would expect of this seller as a stranger
+            target = seller.pub_mean if math.isfinite(seller.pub_var) else self.pool_mean
+            slot[0] += forgiveness * (target - slot[0])
+
+    def pool_spread(self) -> float:
+        """Variance of quality among unknown sellers, as learnt from noisy observations."""
+        return max(self.pool_sq - self.pool_mean ** 2 - self.model.noise_var, 0.0)
 
     def predict(self, seller: RefSeller) -> tuple[float, float, bool]:
         """Mean and variance of the quality this buyer expects to receive from the seller,
@@ -194,7 +234,8 @@ class RefBuyer(mesa.Agent):
             return mean, 1.0 / precision + m.noise_var, True
         if math.isfinite(seller.pub_var):
             return seller.pub_mean, seller.pub_var + m.noise_var, False
-        return self.pool_mean, 1.0 / self.pool_precision + m.quality_var + m.noise_var, False
+        return (self.pool_mean, 1.0 / self.pool_precision + self.pool_spread() + m.noise_var,
+                False)
 
     # -------------------------------------------------------------- choose
     def choose(self) -> None:
@@ -220,9 +261,14 @@ class RefBuyer(mesa.Agent):
             options.append(Option(seller, seller.price, extra, mean, var, known, value))
         outside = noise * m.gumbel() if noise > 0 else 0.0
         acceptable = [o for o in options if o.value >= outside - 1e-12]
-        if p.identity == "partners" and current is not None and options[0] in acceptable:
-            acceptable = [options[0]]  # a partner still worth buying from: nobody else
+        self.partner = None
         acceptable.sort(key=lambda o: -o.value)  # stable: the current seller wins ties
+        if p.identity == "partners" and current is not None and options[0] in acceptable:
+            # A partner still worth buying from: nobody else, or (with capacity) others
+            # only if the partner turns the buyer away.
+            self.partner = current
+            others = [o for o in acceptable if o is not options[0]] if p.capacity > 0 else []
+            acceptable = [options[0]] + others
         self.choices = acceptable
 
     def buy(self, option: Option) -> None:
@@ -234,16 +280,19 @@ class RefBuyer(mesa.Agent):
         self.delivered = seller.quality + m.params.quality_noise * m.random.gauss(0.0, 1.0)
 
     # --------------------------------------------------------------- learn
-    def learn(self, market_news: float | None) -> None:
+    def learn(self, market_news: tuple[float, float] | None) -> None:
         """Update beliefs from own purchase and the market's news, then trust."""
         m, p = self.model, self.model.params
         o = self.bought
         if o is not None and o.blind:  # evidence about what unknown sellers are worth
             self._update_pool(self.delivered, m.pool_obs_var)
         if market_news is not None:
-            self._update_pool(market_news, m.pool_obs_var / p.beliefs.market_feedback)
+            mean, mean_sq = market_news  # the average blind purchase, and its square's
+            self._update_pool(mean, m.pool_obs_var / p.beliefs.market_feedback, mean_sq)
         if o is None:
-            return
+            if not self.choices:
+                self.find_nothing()
+            return  # turned away by capacity: nothing learnt about the market
         if p.identity != "anonymous" and o.seller.pub_var > 0:
             slot = self.known.get(o.seller)
             if slot is None:
@@ -261,9 +310,20 @@ class RefBuyer(mesa.Agent):
         else:
             self.trust *= 1 - t.loss
 
-    def _update_pool(self, observed: float, obs_var: float) -> None:
+    def find_nothing(self) -> None:
+        """Nothing worth buying this step: the buyer trusts the market a little less, but
+        not to where one disappointment would make it leave."""
+        t = self.model.params.trust
+        floor = t.leave_below / max(1 - t.loss, 1e-12)
+        self.trust = max(self.trust * (1 - t.idle_loss), min(self.trust, floor))
+
+    def _update_pool(self, observed: float, obs_var: float,
+                     observed_sq: float | None = None) -> None:
         precision = self.pool_precision + 1.0 / obs_var
-        self.pool_mean += (observed - self.pool_mean) / (obs_var * precision)
+        weight = 1.0 / (obs_var * precision)
+        self.pool_mean += weight * (observed - self.pool_mean)
+        sq = observed ** 2 if observed_sq is None else observed_sq
+        self.pool_sq += weight * (sq - self.pool_sq)
         self.pool_precision = precision
 
     # --------------------------------------------------------------- churn
@@ -386,11 +446,13 @@ class ReferenceMarket(mesa.Model):
             self.buyers.shuffle_do("choose")
             self._settle()
             blind = [b.delivered for b in self.trades if b.bought.blind]
-            news = (sum(blind) / len(blind)
+            news = ((sum(blind) / len(blind), sum(x * x for x in blind) / len(blind))
                     if blind and p.beliefs.market_feedback > 0 else None)
             self.buyers.do("learn", news)
         else:
-            self.buyers.do(lambda b: setattr(b, "bought", None))
+            for buyer in self.buyers:  # nobody offers anything
+                buyer.bought, buyer.choices = None, []
+                buyer.find_nothing()
 
         first_best = self._first_best(list(self.buyers), sellers)
         offered = list(self.offering)
@@ -398,8 +460,8 @@ class ReferenceMarket(mesa.Model):
         switchers, leavers = outcomes.count("switched"), outcomes.count("left")
         for _ in range(int(self.rng.poisson(p.arrivals.rate * p.buyers))):
             RefBuyer(self)
-        self._sellers_exit_and_enter()
-        self._record(offered, active_at_start, switchers, leavers, first_best)
+        producer_surplus = self._sellers_exit_and_enter()
+        self._record(offered, active_at_start, switchers, leavers, first_best, producer_surplus)
         self.datacollector.collect(self)
 
     def _settle(self) -> None:
@@ -413,6 +475,13 @@ class ReferenceMarket(mesa.Model):
             return
         for seller in self.sellers:
             seller.remaining = capacity
+        if self.params.identity == "partners":  # partners hold their seller's units
+            partners = [b.partner for b in buyers if b.partner is not None]
+            held = {id(s) for s in partners if partners.count(s) >= capacity}
+            for buyer in buyers:
+                buyer.choices = [o for o in buyer.choices
+                                 if o.seller is buyer.partner or id(o.seller) not in held]
+            buyers = [b for b in buyers if b.choices]
         self.random.shuffle(buyers)  # priority when a seller is short of capacity
         pointer = dict.fromkeys(buyers, 0)
         waiting = buyers
@@ -447,20 +516,25 @@ class ReferenceMarket(mesa.Model):
         pooled = [s for s in live if math.isinf(s.pub_var)]
         if pooled and sample:
             reservations = [self.reservation(b.theta, b.pool_mean,
-                                             math.sqrt(1 / b.pool_precision + self.pool_obs_var))
+                                             math.sqrt(1 / b.pool_precision + self.noise_var
+                                                       + b.pool_spread()))
                             for b in sample]
             # Sellers meet buyers at random, not in an auction: a going price above what
             # the median buyer would pay leaves units unsold, so it is capped there.
             target = min(clearing_price(reservations, [s.cost for s in pooled], units, weight),
                          statistics.median(reservations))
-            self.pool_price = _move(self.pool_price, target, eta)
+            # A going price above the target that sold nothing drops to it at once (by
+            # partial adjustment it would stall just over a common reservation price).
+            stalled = not any(s.sales for s in pooled) and self.pool_price > target
+            self.pool_price = _move(self.pool_price, target, 1.0 if stalled else eta)
             for s in pooled:
                 s.price = self.pool_price
 
         graded = [s for s in live if math.isfinite(s.pub_var)]
         if graded and sample:
             target = self._graded_taste([b.theta for b in sample], graded, units, weight)
-            self.grade_taste = _move(self.grade_taste, target, eta)
+            stalled = not any(s.sales for s in graded) and self.grade_taste > target
+            self.grade_taste = _move(self.grade_taste, target, 1.0 if stalled else eta)
             for s in graded:
                 s.price = self.reservation(self.grade_taste, s.pub_mean,
                                            math.sqrt(s.pub_var + self.noise_var))
@@ -487,11 +561,14 @@ class ReferenceMarket(mesa.Model):
         return min(levels[lo], statistics.median(tastes))  # random matching, as above
 
     # ------------------------------------------------------- sellers come, go
-    def _sellers_exit_and_enter(self) -> None:
+    def _sellers_exit_and_enter(self) -> float:
+        """Sellers book this step's profit, losers leave, entrants come; returns the
+        profit booked (the producer surplus, exits included, entrants not)."""
         p = self.params
         live = list(self.sellers)
         for seller in live:
             seller.account()
+        booked = sum(s.profit for s in live)
         self.entries = self.exits = 0
         if p.exit.enabled:
             gone = [s for s in live if s.loss_run >= p.exit.patience]
@@ -509,6 +586,7 @@ class ReferenceMarket(mesa.Model):
                 for _ in range(n):
                     RefSeller(self)
                 self.entries = n
+        return booked
 
     # --------------------------------------------------------------- metrics
     def _first_best(self, buyers: list[RefBuyer], sellers: list[RefSeller]) -> float:
@@ -525,41 +603,43 @@ class ReferenceMarket(mesa.Model):
         units = [q for q in qualities for _ in range(min(p.capacity, len(buyers)))]
         return sum(max((t - c1) * q - c0, 0.0) for t, q in zip(tastes, units, strict=False))
 
-    def _record(self, offered, active_at_start, switchers, leavers, first_best) -> None:
+    def _record(self, offered, active_at_start, switchers, leavers, first_best,
+                producer_surplus) -> None:
+        """This step's metrics; NaN where a mean or ratio has nothing to be taken over."""
         p, trades = self.params, self.trades
         pt = p.prospect
         buyers = list(self.buyers)
         n = len(trades)
+        nan = math.nan
         cs = sum(b.theta * b.delivered - b.bought.price - b.bought.extra for b in trades)
-        ps = sum(b.bought.price - b.bought.seller.cost for b in trades)
-        fixed = p.cost.fixed * len(self.sellers)
-        capability = sum(b.theta * b.bought.seller.quality - b.bought.seller.cost - b.bought.extra
-                         for b in trades)
+        # Value delivered less the resources used up (units made, switching).
+        realised = sum(b.theta * b.delivered - b.bought.seller.cost - b.bought.extra
+                       for b in trades)
 
         def satisfaction(b: RefBuyer) -> float:
             x = b.theta * (b.delivered - b.bought.mean)
             return x ** pt.alpha if x >= 0 else -pt.lam * (-x) ** pt.beta
 
-        start = max(active_at_start, 1)
+        start = active_at_start
         m = {
-            "price": sum(b.bought.price for b in trades) / n if n else math.nan,
+            "price": sum(b.bought.price for b in trades) / n if n else nan,
             "volume": float(n),
-            "trust": sum(b.trust for b in buyers) / len(buyers) if buyers else 0.0,
-            "switch_rate": switchers / start,
-            "exit_rate": leavers / start,
-            "quality_traded": sum(b.delivered for b in trades) / n if n else 0.0,
+            "trust": sum(b.trust for b in buyers) / len(buyers) if buyers else nan,
+            "switch_rate": switchers / start if start else nan,
+            "exit_rate": leavers / start if start else nan,
+            "quality_traded": sum(b.delivered for b in trades) / n if n else nan,
             "mean_seller_quality": (sum(s.quality for s in offered) / len(offered)
-                                    if offered else 0.0),
+                                    if offered else nan),
             "consumer_surplus": cs,
-            "producer_surplus": ps - fixed,
-            "total_surplus": cs + ps - fixed,
-            "efficiency": capability / first_best if first_best > 1e-12 else 1.0,
+            "producer_surplus": producer_surplus,
+            "total_surplus": cs + producer_surplus,
+            "efficiency": realised / first_best if first_best > 1e-12 else nan,
             "active_buyers": float(len(buyers)),
             "active_sellers": float(len(offered)),
             "entries": float(self.entries),
             "exits": float(self.exits),
-            "satisfaction": sum(satisfaction(b) for b in trades) / n if n else 0.0,
-            "expectation_gap": sum(b.bought.mean - b.delivered for b in trades) / n if n else 0.0,
+            "satisfaction": sum(satisfaction(b) for b in trades) / n if n else nan,
+            "expectation_gap": sum(b.bought.mean - b.delivered for b in trades) / n if n else nan,
         }
         m["churn"] = m["switch_rate"] + m["exit_rate"]
         self.metrics = m
