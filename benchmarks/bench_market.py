@@ -12,6 +12,7 @@ under 4 GB and 1.5 s per step.
 
     python benchmarks/bench_market.py            # all sizes
     python benchmarks/bench_market.py --quick    # small sizes only
+    python benchmarks/bench_market.py --threads 2  # numba threads in each run (same results)
 """
 
 from __future__ import annotations
@@ -52,9 +53,11 @@ def market(name: str) -> dict:
     return tree
 
 
-def measure(buyers: int, sellers: int, steps: int, name: str) -> dict:
+def measure(buyers: int, sellers: int, steps: int, name: str, threads: int = 1) -> dict:
+    from simulator import kernels
     from simulator.model import MarketModel
 
+    kernels.set_threads(threads)
     model = MarketModel({"buyers": buyers, "sellers": sellers, **market(name)}, rng=1)
     for _ in range(2):
         model.step()
@@ -69,6 +72,7 @@ def measure(buyers: int, sellers: int, steps: int, name: str) -> dict:
         "sellers": sellers,
         "steps": steps,
         "market": name,
+        "threads": threads,
         "seconds": round(wall, 3),
         "cpu_seconds": round(cpu, 3),
         "seconds_per_step": round(wall / steps, 4),
@@ -84,16 +88,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--one", nargs=4, metavar=("BUYERS", "SELLERS", "STEPS", "MARKET"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="numba threads inside each run (kernels.set_threads; default 1)")
     args = parser.parse_args()
     if args.one:
         b, s, t, name = args.one
-        print(json.dumps(measure(int(b), int(s), int(t), name)), flush=True)
+        print(json.dumps(measure(int(b), int(s), int(t), name, args.threads)), flush=True)
         return
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": str(max(1, args.threads)),
            "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     for size in QUICK if args.quick else SIZES:
-        subprocess.run([sys.executable, __file__, "--one", *map(str, size)], check=True, env=env)
+        subprocess.run([sys.executable, __file__, "--one", *map(str, size),
+                        "--threads", str(args.threads)], check=True, env=env)
 
 
 if __name__ == "__main__":
