@@ -114,6 +114,24 @@ def servers(chromium):
         assert "infogap viz: stopped" in "".join(server.output)
 
 
+#: True once every status line names the step and the first image (the market view) changed.
+STEP_SHOWN = """want => {
+    const lines = Array.from(document.querySelectorAll('.infogap-market-line'), e => e.innerText);
+    if (!lines.length || !lines.every(t => t.includes(want))) return false;
+    const img = document.querySelector('main img, .solara-content-main img');
+    return img !== null && img.src !== window.infogapBefore[0];
+}"""
+
+
+def report_step_times(capsys, page: str, seconds: list[float]) -> None:
+    """Print how long each Step took to show (no assertion: speed targets live in
+    benchmarks/), past pytest's capture so the log of `make test` has it."""
+    shown = ", ".join(f"{s:.2f}" for s in seconds)
+    with capsys.disabled():
+        print(f"\nbrowser: {page} page, seconds from Step to the redrawn page, steps "
+              f"1-{len(seconds)}: {shown} (load {os.getloadavg()[0]:.2f})")
+
+
 class Watch:
     """A page plus every request that left the machine or found nothing."""
 
@@ -144,6 +162,17 @@ class Watch:
         self.page.get_by_role("button", name="Step").click()
         self.wait_until(lambda: all(f"step {n}:" in s for s in self.status()), f"step {n}")
 
+    def timed_step(self, n: int) -> float:
+        """Seconds from a click on Step until the page shows step n: the status line says so
+        and the market view (titled with the step) is a new image. Solara sends one render's
+        widget updates together, so the charts arrive with them."""
+        self.page.evaluate("() => { window.infogapBefore = Array.from(document.querySelectorAll("
+                           "'main img, .solara-content-main img'), e => e.src); }")
+        start = time.perf_counter()
+        self.page.get_by_role("button", name="Step").click()
+        self.page.wait_for_function(STEP_SHOWN, arg=f"step {n}:", polling="raf")
+        return time.perf_counter() - start
+
     def status(self) -> list[str]:
         return self.page.locator(".infogap-market-line").all_inner_texts()
 
@@ -169,7 +198,7 @@ class Watch:
         assert self.page.locator(".v-tab").count() == 0
 
 
-def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, servers):
+def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, servers, capsys):
     watch = Watch(chromium, servers["single"].url)
     page = watch.page
     for label in [*CHOICES.values(), *(s[0] for s in SLIDERS.values()),
@@ -186,8 +215,7 @@ def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, server
     values = page.locator(".infogap-slider-value").all_inner_texts()
     assert values[-len(SLIDERS):] == ["200", "100", "2.25", "0.15"]  # lemons.toml's market
 
-    for n in (1, 2, 3):
-        watch.step_to(n)
+    report_step_times(capsys, "single", [watch.timed_step(n) for n in (1, 2, 3)])
     watch.wait_until(lambda: all(a != b for a, b in zip(before, watch.images(), strict=True)),
                      "every chart to redraw")
     watch.wait_until(lambda: "step 3" in watch.status()[0], "the status line")
@@ -216,7 +244,7 @@ def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, server
     page.close()
 
 
-def test_twin_page_steps_both_arms_in_lockstep(chromium, servers):
+def test_twin_page_steps_both_arms_in_lockstep(chromium, servers, capsys):
     watch = Watch(chromium, servers["twin"].url)
     page = watch.page
     for label in ("Left arm", "Right arm", "Buyers", "Seed"):
@@ -227,8 +255,7 @@ def test_twin_page_steps_both_arms_in_lockstep(chromium, servers):
     assert page.locator(".infogap-intro").inner_text().startswith(
         "lemons: asymmetric vs transparent")
 
-    for n in (1, 2, 3):
-        watch.step_to(n)
+    report_step_times(capsys, "twin", [watch.timed_step(n) for n in (1, 2, 3)])
     watch.wait_until(lambda: all("step 3" in s for s in watch.status()), "both arms to step")
     left, right = watch.status()
     assert left.startswith("asymmetric") and right.startswith("transparent")

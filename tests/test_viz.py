@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import socket
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import solara
+from PIL import Image
 
 from simulator.cli import main
 from simulator.errors import UserError
@@ -18,10 +20,10 @@ from simulator.params import INFORMATION_REGIMES, MarketParams, iter_fields
 from simulator.runner import replication_seeds, run_one
 from simulator.scenario import Scenario
 from simulator.viz.app import Page, TwinPage, initial_kwargs, single_params, twin_params
-from simulator.viz.charts import CHARTS, draw_metric
+from simulator.viz.charts import CHARTS, LiveChart, draw_metric
 from simulator.viz.controls import SEED, model_params, name_of, overrides, parse_seed
 from simulator.viz.live import LiveMarket, TwinMarket, markets_of
-from simulator.viz.market_view import draw_market, market_marks
+from simulator.viz.market_view import LiveMarketView, draw_market, market_marks
 from simulator.viz.setup import ENV_ARMS, ENV_SCENARIO, make_setup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,3 +347,37 @@ def test_every_shipped_scenario_opens_on_both_pages(path):
     assert twin.problem == single.problem == ""
     assert set(twin.differences) and not single.changed
     assert single.params == setup.scenario.arms[setup.scenario.baseline]
+
+
+def _pixels(fig) -> np.ndarray:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())))
+
+
+@pytest.mark.parametrize("names", [["left"], ["left", "right"]])
+def test_a_live_chart_kept_across_steps_draws_what_a_new_one_would(names):
+    rng = np.random.default_rng(1)
+    data = {"left": rng.uniform(50, 120, 64), "right": rng.uniform(0, 3, 64)}
+    data["left"][3:6] = np.nan    # gaps (no trade)
+    data["left"][40:] /= 20       # the y axis must shrink again
+    for metric in ("price", "trust"):
+        live = LiveChart(metric)
+        for n in (0, 2, 12, 60, 61):   # markers go at 61 points
+            series = [(k, pd.Series(data[k][:n], index=pd.RangeIndex(1, n + 1, name="step")))
+                      for k in names]
+            assert np.array_equal(_pixels(live.draw(series)),
+                                  _pixels(draw_metric(metric, series))), (metric, n)
+        assert len(live.figure.axes[0].lines) == len(names)
+
+
+def test_a_live_market_view_kept_across_steps_draws_what_a_new_one_would(tiny):
+    model = LiveMarket(tiny.arms["asymmetric"], seed=1, buyers=400, sellers=30)
+    q = model.params.quality
+    live = LiveMarketView((q.low, q.high))
+    for step in range(4):
+        if step:
+            model.step()
+        marks, title = market_marks(model.snapshot()), f"step {model.steps}"
+        assert np.array_equal(_pixels(live.draw(marks, title)),
+                              _pixels(draw_market(marks, title, (q.low, q.high)))), step

@@ -15,10 +15,10 @@ import solara
 from mesa.visualization.utils import update_counter
 
 from ..model import MarketModel
-from .charts import CAPTIONS, CHARTS, draw_metric
+from .charts import CAPTIONS, CHARTS, LiveChart
 from .controls import get_dotted, mechanism_switches
 from .live import TwinMarket, markets_of
-from .market_view import draw_market, market_marks
+from .market_view import LiveMarketView, market_marks
 
 
 def _series(market: MarketModel, metric: str) -> pd.Series:
@@ -69,11 +69,11 @@ def MarketView(model, side: int = 0):
     update_counter.get()
     name, market = markets_of(model)[side]
     q = market.params.quality
+    view = solara.use_memo(lambda: LiveMarketView((q.low, q.high)), [market])  # kept across steps
 
     def figure():
         marks = market_marks(market.snapshot())
-        return draw_market(marks, f"{name}: who bought from whom at step {market.steps}",
-                           quality_range=(q.low, q.high))
+        return view.draw(marks, f"{name}: who bought from whom at step {market.steps}")
 
     with solara.Column(gap="4px") as column:
         solara.HTML(tag="div", unsafe_innerHTML=describe(name, market, model),
@@ -88,8 +88,9 @@ def MetricChart(model, metric: str):
     """One metric over time, a line per arm."""
     update_counter.get()
     sides = markets_of(model)
+    chart = solara.use_memo(lambda: LiveChart(metric), [model, metric])  # kept across steps
     fig = solara.use_memo(
-        lambda: draw_metric(metric, [(name, _series(m, metric)) for name, m in sides]),
+        lambda: chart.draw([(name, _series(m, metric)) for name, m in sides]),
         [model, model.steps, metric])
     with solara.Column(gap="2px") as column:
         solara.FigureMatplotlib(fig, format="png", dependencies=[model, model.steps, metric])

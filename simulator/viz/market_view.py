@@ -106,16 +106,47 @@ def _mean(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
 def draw_market(marks: Marks, title: str, quality_range: tuple[float, float] = (0.0, 1.0),
                 figure: Figure | None = None) -> Figure:
     """The market view as a matplotlib figure (drawn off-screen, no pyplot)."""
+    fig, ax, keys = _new_view(quality_range, figure)
+    _draw_marks(ax, marks, title, *keys)
+    return fig
+
+
+class LiveMarketView:
+    """The market view kept from one step to the next: the axes and colour keys are made
+    once, each step redraws only the marks, links, notes and title (the same picture as
+    `draw_market`'s; a test holds the pixels equal)."""
+
+    def __init__(self, quality_range: tuple[float, float] = (0.0, 1.0)):
+        self.figure, self._ax, self._keys = _new_view(quality_range)
+
+    def draw(self, marks: Marks, title: str) -> Figure:
+        for artist in [*self._ax.collections, *self._ax.texts]:
+            artist.remove()
+        _draw_marks(self._ax, marks, title, *self._keys)
+        return self.figure
+
+
+def _new_view(quality_range: tuple[float, float], figure: Figure | None = None):
+    """The figure, its axes and its two colour keys (seller quality on top, buyer trust
+    below) as (quality norm, quality colormap, trust norm, trust colormap)."""
     # A fixed layout: constrained layout would double the time each live frame takes.
     fig = figure or Figure(figsize=(6.4, 3.9))
     ax = fig.subplots()
     fig.subplots_adjust(left=0.01, right=0.99, top=0.93, bottom=0.01)
-    low, high = quality_range
-    quality_norm = Normalize(low, high if high > low else low + 1e-9)
-    trust_norm = Normalize(0.0, 1.0)
+    quality_norm, trust_norm = _norms(quality_range)
     quality_cmap = _colour_key(ax, quality_norm, QUALITY_CMAP, "seller true quality", top=True)
     trust_cmap = _colour_key(ax, trust_norm, TRUST_CMAP, "buyer trust", top=False)
+    return fig, ax, (quality_norm, quality_cmap, trust_norm, trust_cmap)
 
+
+def _norms(quality_range: tuple[float, float]) -> tuple[Normalize, Normalize]:
+    low, high = quality_range
+    return Normalize(low, high if high > low else low + 1e-9), Normalize(0.0, 1.0)
+
+
+def _draw_marks(ax, marks: Marks, title: str, quality_norm, quality_cmap, trust_norm,
+                trust_cmap) -> None:
+    """Everything of the view that changes with the step."""
     n_s, n_b = len(marks.seller_quality), len(marks.buyer_trust)
     sx = (np.arange(n_s) + 0.5) / max(n_s, 1)
     bx = (np.arange(n_b) + 0.5) / max(n_b, 1)
@@ -156,7 +187,6 @@ def draw_market(marks: Marks, title: str, quality_range: tuple[float, float] = (
     ax.set_ylim(-0.6, 1.6)
     ax.set_axis_off()
     ax.set_title(title, fontsize=10)
-    return fig
 
 
 def _colour_key(ax, norm: Normalize, cmap: str, label: str, top: bool):
