@@ -57,6 +57,23 @@ def get_threads() -> int:
     return _threads
 
 
+def avoid_huge_pages() -> None:
+    """Stop numpy asking Linux for transparent huge pages for its large arrays.
+
+    A step of a market with a million buyers makes dozens of short-lived
+    arrays of tens of MB; for each, numpy's madvise(MADV_HUGEPAGE) makes the
+    kernel find (compact) 2 MB pages first, which cost a quarter of the step's
+    CPU on the project machine (1,000,000 x 10,000: 1.8 -> 1.4 s a step;
+    no change at 100,000 buyers or fewer, whose arrays are small). Results are
+    untouched. Process-wide; numpy offers the same as NUMPY_MADVISE_HUGEPAGE=0.
+    """
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # a numpy without the switch: nothing to turn off
+        return
+    _set_madvise_hugepage(False)
+
+
 @njit(cache=True, error_model="numpy")
 def _payoffs(theta, mean, sd, price, floor, count, has_floor, z, x):
     """x[j, l] = theta * max(mean + sd z_j, floor) - price for the block's lotteries."""
@@ -262,6 +279,38 @@ def find_slots(slot_seller, buyers, sellers):
                     out[i, c] = m
                     break
     return out
+
+
+@njit(cache=True)
+def open_slots(slot_seller, slot_used, slot_mean, slot_precision, buyers, sellers, prior_mean,
+               prior_precision, slot, now):
+    """`BeliefStore.remember` in one pass: where slot[i] is -1, buyer i's victim slot (its
+    first free one, else its least recently used) takes seller i with the prior; then
+    every pair's slot is marked used now. Victims are all chosen before any is written,
+    as the vectorised reference does (a buyer listed twice gets one slot)."""
+    n = buyers.shape[0]
+    memory = slot_seller.shape[1]
+    victim = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        if slot[i] != -1:
+            continue
+        row = buyers[i]
+        best, best_used = 0, np.iinfo(np.int64).max
+        for m in range(memory):
+            u = -1 if slot_seller[row, m] == -1 else slot_used[row, m]
+            if u < best_used:
+                best, best_used = m, u
+        victim[i] = best
+    for i in range(n):
+        if slot[i] != -1:
+            continue
+        row, v = buyers[i], victim[i]
+        slot_seller[row, v] = sellers[i]
+        slot_mean[row, v] = prior_mean[i]
+        slot_precision[row, v] = prior_precision[i]
+        slot[i] = v
+    for i in range(n):
+        slot_used[buyers[i], slot[i]] = now
 
 
 @njit(cache=True)

@@ -48,6 +48,9 @@ class MarketState:
         self.mechanisms: list[Mechanism] = [cls(self) for cls in SCHEDULE if cls.enabled(p)]
         self.by_name = {mech.name: mech for mech in self.mechanisms}
         self.all_learnable = any(mech.hides_delivery for mech in self.mechanisms)
+        #: Some mechanism may make a buyer whole below a quality floor (`quality_floor`).
+        self.has_floor = any(type(mech).quality_floor is not Mechanism.quality_floor
+                             for mech in self.mechanisms)
         self.action_var = sum(getattr(mech, "action_var", 0.0) for mech in self.mechanisms)
         # An unknown seller's delivered quality varies with the population, the noise and,
         # under hidden action, what the seller may withhold. Without the last term a market

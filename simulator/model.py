@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from . import kernels
 from . import metrics as metric_calc
 from .agents import Buyer, Seller
 from .market import MarketState
@@ -41,6 +42,8 @@ from .phases.settle import Trades
 #: (`model.buyer_agents[row]`): one Python object per buyer would otherwise dominate
 #: start-up (about 40 us each, most of a 100,000-buyer market's construction).
 EAGER_BUYERS = 50_000
+#: From this many initial buyers numpy is told not to use huge pages (`kernels.avoid_huge_pages`).
+BIG_MARKET = 500_000
 
 
 class LazyBuyers(dict):
@@ -79,6 +82,8 @@ class MarketModel(mesa.Model):
         if overrides:
             params = params.replace(**overrides)
         self.params = params
+        if params.buyers >= BIG_MARKET:
+            kernels.avoid_huge_pages()
         self.market = MarketState(params, self.rng)
         self.panel = BuyerPanel() if record_panel else None
         self.seller_agents: list[Seller] = []

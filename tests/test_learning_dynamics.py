@@ -178,3 +178,25 @@ def test_partners_hold_their_sellers_capacity_and_a_crowded_out_partner_moves_on
               "moral_hazard": {"enabled": False}, "buyers": 60, "sellers": 60}
     df = run_market(market, 40, 3)
     assert (df["volume"].iloc[-10:] >= 58).all()
+
+
+def test_compiled_remember_equals_its_numpy_reference_with_repeated_buyers():
+    """Opening slots in the compiled pass gives the same memories as the numpy reference,
+    including a buyer listed twice in one call (stories from two neighbours)."""
+    import copy
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        fast = BeliefStore(capacity=50, memory=4, prior_mean=0.5, prior_precision=1.0,
+                           forgetting=0.1)
+        fast.slot_seller[:] = rng.integers(-1, 10, size=fast.slot_seller.shape)
+        fast.slot_used[:] = rng.integers(0, 5, size=fast.slot_used.shape)
+        slow = copy.deepcopy(fast)
+        buyers, sellers = rng.integers(0, 50, 60), rng.integers(0, 12, 60)
+        prior_mean, prior_precision = rng.random(60), rng.random(60)
+        got = fast.remember(buyers, sellers, prior_mean, prior_precision, 7)
+        want = slow.remember_reference(buyers, sellers, prior_mean, prior_precision, 7)
+        assert np.array_equal(got, want)
+        for name in ("slot_seller", "slot_used", "slot_mean", "slot_precision"):
+            assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    assert len(np.unique(buyers)) < len(buyers)  # repeats were exercised

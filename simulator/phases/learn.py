@@ -25,7 +25,7 @@ def learn(m: MarketState, t: Trades) -> None:
             news = quality[pooled & (pool == k)]  # an average, and how much it varied
             bel.update_pool(listeners, k, np.full(len(listeners), news.mean()),
                             m.pool_obs_var / feedback,
-                            np.full(len(listeners), (news**2).mean()))
+                            np.full(len(listeners), (news**2).mean()), distinct=True)
     hidden = m.learnable(seller)  # nothing to learn about exact public quality
     if m.remembers and hidden.any():
         w, j = who[hidden], seller[hidden]

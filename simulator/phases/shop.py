@@ -103,10 +103,10 @@ def shop(m: MarketState) -> Offers | None:
         mech.adjust_prices(m, offers)
 
     n = len(buyers)
-    floor = m.quality_floor(s.pool[safe])
+    floor = m.quality_floor(s.pool[safe]) if m.has_floor else None
     theta = np.broadcast_to(b.theta[buyers][:, None], mean.shape)
-    value = m.by_segment(buyers, "value", theta, mean, np.sqrt(var), offers.price + extra,
-                         floor)
+    cost = offers.price + extra if p.choice.switching_cost > 0 else offers.price
+    value = m.by_segment(buyers, "value", theta, mean, np.sqrt(var), cost, floor)
     outside = np.zeros(n)
     if p.choice.logit_noise > 0:
         value = value + p.choice.logit_noise * m.rng.gumbel(size=value.shape)
