@@ -158,6 +158,12 @@ class Watch:
             "main img, .solara-content-main img",
             "els => els.filter(e => e.naturalWidth > 0).map(e => e.src)")
 
+    def all_redrawn(self, before: list[str]) -> bool:
+        """Every image differs from `before` (False while one is still loading, when fewer
+        images have decoded than there were)."""
+        now = self.images()
+        return len(now) == len(before) and all(a != b for a, b in zip(before, now, strict=True))
+
     def step_to(self, n: int) -> None:
         self.page.get_by_role("button", name="Step").click()
         self.wait_until(lambda: all(f"step {n}:" in s for s in self.status()), f"step {n}")
@@ -216,8 +222,7 @@ def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, server
     assert values[-len(SLIDERS):] == ["200", "100", "2.25", "0.15"]  # lemons.toml's market
 
     report_step_times(capsys, "single", [watch.timed_step(n) for n in (1, 2, 3)])
-    watch.wait_until(lambda: all(a != b for a, b in zip(before, watch.images(), strict=True)),
-                     "every chart to redraw")
+    watch.wait_until(lambda: watch.all_redrawn(before), "every chart to redraw")
     watch.wait_until(lambda: "step 3" in watch.status()[0], "the status line")
     assert "information asymmetric" in watch.status()[0]
 
