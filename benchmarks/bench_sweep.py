@@ -97,6 +97,15 @@ def fresh(kind: str, runs: int, workers: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def ratio(name: str, top: dict, bottom: dict, target: float) -> dict:
+    """Throughput of one measurement over another, whole sweep and steady state."""
+    return {"measure": name,
+            "ratio": round(top["runs_per_second"] / bottom["runs_per_second"], 2),
+            "steady_ratio": round(top["steady_runs_per_second"]
+                                  / bottom["steady_runs_per_second"], 2),
+            "target": target}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sweeps")
@@ -113,18 +122,10 @@ def main() -> None:
     print(json.dumps(one), flush=True)
     two = fresh("throughput", runs, 2)
     print(json.dumps(two), flush=True)
-    print(json.dumps({"measure": "speedup_2_workers",
-                      "ratio": round(two["runs_per_second"] / one["runs_per_second"], 2),
-                      "steady_ratio": round(two["steady_runs_per_second"]
-                                            / one["steady_runs_per_second"], 2),
-                      "target": 1.9}), flush=True)
+    print(json.dumps(ratio("speedup_2_workers", two, one, 1.9)), flush=True)
     dask = fresh("dask", runs, 2)
     print(json.dumps(dask), flush=True)
-    print(json.dumps({"measure": "dask_vs_local_2_workers",
-                      "ratio": round(dask["runs_per_second"] / two["runs_per_second"], 2),
-                      "steady_ratio": round(dask["steady_runs_per_second"]
-                                            / two["steady_runs_per_second"], 2),
-                      "target": 0.9}), flush=True)
+    print(json.dumps(ratio("dask_vs_local_2_workers", dask, two, 0.9)), flush=True)
     if args.throughput:
         return
     sizes = (100, 500) if args.quick else (200, 2000)

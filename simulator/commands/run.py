@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import UserError, one_line
 from ..output import AtomicFolder
 from ..scenario import Scenario, parse_assignment, read_toml
+from . import add_execution_options
 
 
 def register(subparsers) -> None:
@@ -35,13 +36,8 @@ def register(subparsers) -> None:
     run.add_argument("--workers", metavar="N", type=_whole, default=1,
                      help="processes to run replications on (results are identical for any N "
                      "and executor)")
-    run.add_argument("--threads", metavar="N", type=_whole,
-                     help="numba threads inside each run (default 1; results are identical "
-                     "for any N; at most the number of cores is used)")
-    run.add_argument("--executor", choices=("local", "dask"), default="local",
-                     help="local processes (default) or dask.distributed, as for `sweep`")
-    run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. "
-                     "tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
+    add_execution_options(run, threads_type=_whole, executor_help="local processes "
+                          "(default) or dask.distributed, as for `sweep`")
     run.add_argument("--panel", action="store_true",
                      help="also write the buyer-period panel (panel.csv, or panel.parquet when "
                      "large) for `infogap churn`")

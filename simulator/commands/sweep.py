@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import Terminated, UserError
+from . import add_execution_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,13 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--out", type=Path, help="sweep folder (default: sweeps/NAME)")
     sweep.add_argument("--workers", type=int, help="worker processes (default: all cores, or "
                        "the cluster's workers)")
-    sweep.add_argument("--threads", type=int, metavar="N",
-                       help="numba threads inside each run (default 1; results are identical "
-                       "for any N; at most the number of cores is used)")
-    sweep.add_argument("--executor", choices=("local", "dask"), default="local",
-                       help="local process pool (default) or dask.distributed")
-    sweep.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. "
-                       "tcp://10.0.0.5:8786 (default: a LocalCluster on 127.0.0.1)")
+    add_execution_options(sweep, threads_type=int, executor_help="local process pool "
+                          "(default) or dask.distributed")
     sweep.add_argument("--resume", action="store_true",
                        help="finish the sweep already in --out, running only missing runs")
     sweep.add_argument("--panel", action="store_true",
