@@ -22,6 +22,9 @@ from . import power
 #: the block's capacity, the length of its `expected`), so every inner loop runs over
 #: lotteries and vectorises.
 BLOCK = 128
+#: Blocks valued in full, without bounds, after a block where bounds ruled out under a
+#: quarter of the lotteries (a market where most purchases beat the outside option).
+PRUNE_PAUSE = 15
 _threads = 1
 _libm_powers = False
 
@@ -134,6 +137,50 @@ def _cpt_values(x, expected, count, gain_w, loss_w, alpha, beta, lam, fast, term
         out[lot] = expected[lot] + out[lot]
 
 
+@njit(cache=True, error_model="numpy")
+def _could_reach(x, expected, count, gain_w, loss_w, lam, scales, slope, offset, cutoff,
+                 bound, size, keep):
+    """Rows of the lotteries whose CPT value may reach `cutoff` into keep[:n]; returns n.
+
+    Each power is bounded from its payoff's binade, |x| = t u (t a power of two, u in
+    [1, 2), read from the bits with the sign): a gain has x**alpha <= t**alpha (1 - alpha
+    + alpha u) (the tangent at t of a concave power), a loss |x|**beta >= t**beta (1 +
+    chord (u - 1)), chord = 2**beta - 1 (the chord on [t, 2t]); both within 2% of the
+    power, with t**e from `scales` (gains, then losses) and the line's `slope` and
+    `offset` by sign. A lottery is left out only when its upper bound is below the
+    cutoff by more than 1e-9 of its size, far beyond any rounding, so the values that
+    are computed, and which lotteries reach the cutoff, are exactly as without it.
+    """
+    nodes, width = gain_w.shape[0], expected.shape[0]
+    for lot in range(count):
+        bound[lot] = expected[lot]
+        size[lot] = abs(expected[lot])
+    gain_off, loss_off, gain_slope, loss_slope = offset[0], offset[1], slope[0], slope[1]
+    for j in range(nodes):
+        gw, lw, row = gain_w[j], -lam * loss_w[j], j * width
+        for lot in range(count):
+            index, u = power.signed_binade(x[row + lot])
+            loss = index >= 2048
+            w = lw if loss else gw
+            line = (loss_off + loss_slope * u) if loss else (gain_off + gain_slope * u)
+            term = w * scales[index] * line
+            bound[lot] += term
+            size[lot] += abs(term)
+    n = 0
+    for lot in range(count):
+        keep[n] = lot
+        n += not (bound[lot] + 1e-9 * size[lot] < cutoff)
+    return n
+
+
+@njit(cache=True)
+def _prune_scratch(nodes, width):
+    """Buffers for `_could_reach` and the kept lotteries: bound, size, keep; payoffs,
+    expectations and values of the kept ones."""
+    return (np.empty(width), np.empty(width), np.empty(width, dtype=np.int64),
+            np.empty(nodes * width), np.empty(width), np.empty(width))
+
+
 @njit(cache=True)
 def _scratch(nodes, width):
     """A block's buffers: theta, mean, sd, price, floor; payoffs and terms; expectations."""
@@ -143,8 +190,10 @@ def _scratch(nodes, width):
 
 @njit(cache=True, error_model="numpy")
 def _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
-                alpha, beta, lam, expectation, fast, scratch, out):
-    """Values of the (buyer, candidate) lotteries of rows i0:i1 into out (flat, row-major)."""
+                alpha, beta, lam, expectation, fast, prune, tables, scratch, kept, out):
+    """Values of the (buyer, candidate) lotteries of rows i0:i1 into out (flat, row-major);
+    with `prune`, those `_could_reach` rules out below the cutoff are -inf. Returns how
+    many were valued."""
     t, m, s, p, f, x, term, expected = scratch
     k = mean.shape[1]
     count = (i1 - i0) * k
@@ -155,45 +204,91 @@ def _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs, gain
             f[lot] = floor[i, c]
     _payoffs(t, m, s, p, f, count, has_floor, z, x)
     _center(x, count, probs, expectation, expected)
-    _cpt_values(x, expected, count, gain_w, loss_w, alpha, beta, lam, fast, term,
-                out[i0 * k:i1 * k])
+    dest = out[i0 * k:i1 * k]
+    if prune:
+        scales, slope, offset, cutoff = tables
+        bound, size, keep, xk, ek, vk = kept
+        n = _could_reach(x, expected, count, gain_w, loss_w, lam, scales, slope, offset,
+                         cutoff, bound, size, keep)
+        if n < count:
+            width = expected.shape[0]
+            for j in range(z.shape[0]):
+                for i in range(n):
+                    xk[j * width + i] = x[j * width + keep[i]]
+            for i in range(n):
+                ek[i] = expected[keep[i]]
+            _cpt_values(xk, ek, n, gain_w, loss_w, alpha, beta, lam, fast, term, vk)
+            dest[:count] = -np.inf
+            for i in range(n):
+                dest[keep[i]] = vk[i]
+            return n
+    _cpt_values(x, expected, count, gain_w, loss_w, alpha, beta, lam, fast, term, dest)
+    return count
 
 
 @njit(cache=True, error_model="numpy")
 def _lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
-                    alpha, beta, lam, expectation, fast, block):
+                    alpha, beta, lam, expectation, fast, prune, tables, block):
     n, k = mean.shape
     rows = max(1, block // max(k, 1))
     out = np.empty(n * k)
     scratch = _scratch(z.shape[0], rows * k)
+    kept = _prune_scratch(z.shape[0], rows * k)
+    rest = 0  # blocks left before pruning is tried again
     for b in range((n + rows - 1) // rows):
-        _value_rows(b * rows, min(n, (b + 1) * rows), theta, mean, sd, price, floor, has_floor,
-                    z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, scratch,
-                    out)
+        i0, i1 = b * rows, min(n, (b + 1) * rows)
+        valued = _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs,
+                             gain_w, loss_w, alpha, beta, lam, expectation, fast,
+                             prune and rest == 0, tables, scratch, kept, out)
+        # Where most lotteries reach the cutoff, bounding them costs more than it saves.
+        rest = PRUNE_PAUSE if rest == 0 and 4 * valued > 3 * (i1 - i0) * k else max(rest - 1, 0)
     return out.reshape((n, k))
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _lottery_values_threaded(theta, mean, sd, price, floor, has_floor, z, probs, gain_w,
-                             loss_w, alpha, beta, lam, expectation, fast, block):
+                             loss_w, alpha, beta, lam, expectation, fast, prune, tables, block):
     """`_lottery_values` with blocks shared out to threads (compiled only when used)."""
     n, k = mean.shape
     rows = max(1, block // max(k, 1))
     out = np.empty(n * k)
     for b in prange((n + rows - 1) // rows):
         _value_rows(b * rows, min(n, (b + 1) * rows), theta, mean, sd, price, floor, has_floor,
-                    z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
-                    _scratch(z.shape[0], rows * k), out)
+                    z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune,
+                    tables, _scratch(z.shape[0], rows * k),
+                    _prune_scratch(z.shape[0], rows * k), out)
     return out.reshape((n, k))
 
 
+_TABLES: dict[tuple[float, float], tuple] = {}
+
+
+def _tables(alpha: float, beta: float, cutoff: float) -> tuple:
+    """What `_could_reach` needs: t**alpha (an upper bound) then t**beta (a lower one)
+    per binade, the lines' slopes and offsets for gains and losses, and the cutoff."""
+    if (alpha, beta) not in _TABLES:
+        chord = 2.0**beta - 1.0
+        _TABLES[alpha, beta] = (
+            np.concatenate([power.binade_powers(alpha, lower=False),
+                            power.binade_powers(beta, lower=True)]),
+            np.array([alpha, chord]), np.array([1.0 - alpha, 1.0 - chord]))
+    return (*_TABLES[alpha, beta], float(cutoff))
+
+
 def lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
-                   alpha, beta, lam, expectation):
+                   alpha, beta, lam, expectation, cutoff=-np.inf):
     """CPT value of theta * max(mean + sd z_j, floor) - price over the (sorted) nodes z, for
-    2-d arrays of (buyer, candidate) beliefs and prices (floor is read if has_floor)."""
+    2-d arrays of (buyer, candidate) beliefs and prices (floor is read if has_floor).
+
+    Values below `cutoff` may come back as -inf (the values at or above it, and which
+    ones are below it, are exactly as without it): a buyer only needs to know which
+    purchases beat its outside option, and in a market that trades little most do not.
+    """
+    prune = cutoff > -np.inf and 0.0 < alpha <= 1.0 and 0.0 < beta <= 1.0
     kernel = _lottery_values_threaded if _threads > 1 else _lottery_values
     return kernel(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w, alpha,
-                  beta, lam, expectation, _fast(alpha, beta), BLOCK)
+                  beta, lam, expectation, _fast(alpha, beta), prune,
+                  _tables(alpha, beta, cutoff if prune else -np.inf), BLOCK)
 
 
 @njit(cache=True, error_model="numpy")

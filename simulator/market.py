@@ -123,21 +123,23 @@ class MarketState:
 
     # ------------------------------------------------------------ preferences
     def by_segment(self, buyers: np.ndarray, method: str, *args,
-                   segments: np.ndarray | None = None) -> np.ndarray:
+                   segments: np.ndarray | None = None, **options) -> np.ndarray:
         """Call a Valuation method with each buyer's own segment's preferences.
 
-        `args` are arrays whose first axis runs over `buyers` (or None). `segments`
-        overrides the buyers' current segments (for buyers whose rows were reused).
+        `args` are arrays whose first axis runs over `buyers` (or None); `options` go to
+        every call as they are. `segments` overrides the buyers' current segments (for
+        buyers whose rows were reused).
         """
         if len(self.valuations) == 1:
-            return getattr(self.valuations[0], method)(*args)
+            return getattr(self.valuations[0], method)(*args, **options)
         seg = self.buyers.segment[buyers] if segments is None else segments
         out = None
         for k, val in enumerate(self.valuations):
             mine = seg == k
             if not mine.any():
                 continue
-            part = getattr(val, method)(*(a if a is None else a[mine] for a in args))
+            part = getattr(val, method)(*(a if a is None else a[mine] for a in args),
+                                        **options)
             if out is None:
                 out = np.empty(seg.shape + part.shape[1:])
             out[mine] = part

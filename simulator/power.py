@@ -23,6 +23,7 @@ TINY, HUGE = 1e-300, 1e300
 
 _EXPONENT_SHIFT = np.uint64(52)
 _ONE_BITS = np.uint64(0x3FF0000000000000)
+_MANTISSA_MASK = np.uint64(0x000FFFFFFFFFFFFF)
 _SQRT_HALF_OFFSET = np.uint64(0x3FF0000000000000 - 0x3FE6A09E667F3BCD)  # 1.0 - sqrt(1/2)
 _TWO52_BITS = np.uint64(0x4330000000000000)  # 2**52: integer bits -> exact double
 _TWO52_PLUS_BIAS = 4503599627370496.0 + 1023.0
@@ -95,6 +96,36 @@ def power(x, e):
     if e == 1.0:
         return x
     return exp(e * log(x))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def binade(a):
+    """(k, u) with a = 2**(k - 1023) * u, u in [1, 2), for a finite positive normal double;
+    k is the biased exponent (0 for 0 and subnormals, 2047 for inf and nan), read from the
+    bits, so it costs two integer operations and vectorises."""
+    ix = _bits(a)
+    return ix >> _EXPONENT_SHIFT, _from_bits((ix & _MANTISSA_MASK) | _ONE_BITS)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def signed_binade(x):
+    """`binade` of |x|, with 2048 added to k where x is negative (its sign bit)."""
+    ix = _bits(x)
+    return ix >> _EXPONENT_SHIFT, _from_bits((ix & _MANTISSA_MASK) | _ONE_BITS)
+
+
+def binade_powers(e: float, lower: bool) -> np.ndarray:
+    """(2**(k - 1023))**e for every biased exponent k (the scale `binade` pairs with). At
+    k = 0 (0 and subnormals) it is 0 for a `lower` bound and 2**(-1022 e) for an upper one,
+    and nan at k = 2047, so bounds built on them stay bounds (or say nothing) there."""
+    k = np.arange(2048, dtype=float)
+    k[0] = 0.0 if lower else 1.0
+    with np.errstate(over="ignore", under="ignore"):
+        out = np.exp2((k - 1023.0) * e)
+    if lower:
+        out[0] = 0.0
+    out[-1] = np.nan
+    return out
 
 
 @njit(cache=True, inline="always")

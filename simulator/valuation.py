@@ -50,14 +50,17 @@ class Valuation:
         # theta * (m + s z) - p, with two operations on the (..., nodes) array, not four
         return (theta * mean - price)[..., None] + (theta * sd)[..., None] * self.z
 
-    def value(self, theta, mean, sd, price, floor=None) -> np.ndarray:
+    def value(self, theta, mean, sd, price, floor=None, cutoff: float = -np.inf) -> np.ndarray:
         """CPT value of buying; (buyer, candidate) arrays go through the compiled loop,
-        which equals `of_outcomes(payoffs(...))` (the readable reference) to 1e-12."""
+        which equals `of_outcomes(payoffs(...))` (the readable reference) to 1e-12.
+
+        Values below `cutoff` may be -inf instead (`kernels.lottery_values`: the others,
+        and which are below it, do not change)."""
         if np.ndim(mean) != 2:
             return self.of_outcomes(self.payoffs(theta, mean, sd, price, floor))
         arrays = _read_only(theta, mean, sd, price, -np.inf if floor is None else floor)
         return kernels.lottery_values(*arrays[:4], arrays[4], floor is not None,
-                                      *self._kernel_args())
+                                      *self._kernel_args(), cutoff)
 
     def _kernel_args(self) -> tuple:
         p = self.prefs

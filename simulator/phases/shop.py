@@ -12,6 +12,9 @@ import numpy as np
 from .. import kernels
 from ..market import MarketState
 
+#: A purchase is acceptable when its value is at least the outside option's less this.
+ACCEPT_TOLERANCE = 1e-12
+
 
 @dataclass
 class Offers:
@@ -106,13 +109,17 @@ def shop(m: MarketState) -> Offers | None:
     floor = m.quality_floor(s.pool[safe]) if m.has_floor else None
     theta = np.broadcast_to(b.theta[buyers][:, None], mean.shape)
     cost = offers.price + extra if p.choice.switching_cost > 0 else offers.price
-    value = m.by_segment(buyers, "value", theta, mean, np.sqrt(var), cost, floor)
+    # Without choice noise the outside option is worth 0, and only which purchases
+    # reach it matters for those that do not (kernels.lottery_values).
+    noisy = p.choice.logit_noise > 0
+    value = m.by_segment(buyers, "value", theta, mean, np.sqrt(var), cost, floor,
+                         cutoff=-np.inf if noisy else -ACCEPT_TOLERANCE)
     outside = np.zeros(n)
-    if p.choice.logit_noise > 0:
+    if noisy:
         value = value + p.choice.logit_noise * m.rng.gumbel(size=value.shape)
         outside = p.choice.logit_noise * m.rng.gumbel(size=n)
     value[~offers.valid] = -np.inf
-    acceptable = value >= outside[:, None] - 1e-12
+    acceptable = value >= outside[:, None] - ACCEPT_TOLERANCE
     for mech in m.mechanisms:
         mech.restrict(m, offers, value, acceptable)
     offers.wanted = acceptable.any(axis=1)
