@@ -124,10 +124,10 @@ def main() -> None:
     args = parser.parse_args()
     val, (theta, mean, sd, price, floor) = captured_lotteries()
     arrays = _read_only(theta, mean, sd, price, -np.inf if floor is None else floor)
-    values_args = (*arrays[:4], arrays[4], floor is not None, *val._kernel_args())
+    values_args = (*arrays[:4], arrays[4], floor is not None, *val.kernel_args())
     buyers = slice(0, 2000)
     one = _read_only(theta[buyers, 0], mean[buyers, 0], sd[buyers, 0], -np.inf)
-    reserve_args = (*one[:3], one[3], False, *val._kernel_args(), 40)
+    reserve_args = (*one[:3], one[3], False, *val.kernel_args(), 40)
     lotteries, sample = mean.size, one[0].shape[0]
 
     after = kernels.lottery_values(*values_args)

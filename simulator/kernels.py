@@ -189,22 +189,14 @@ def _scratch(nodes, width):
 
 
 @njit(cache=True, error_model="numpy")
-def _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
-                alpha, beta, lam, expectation, fast, prune, tables, scratch, kept, out):
-    """Values of the (buyer, candidate) lotteries of rows i0:i1 into out (flat, row-major);
-    with `prune`, those `_could_reach` rules out below the cutoff are -inf. Returns how
-    many were valued."""
+def _value_block(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam, expectation,
+                 fast, prune, tables, scratch, kept, dest):
+    """Values of the `count` lotteries in the block's buffers (theta, mean, sd, price, floor
+    of `scratch`) into dest; with `prune`, those `_could_reach` rules out below the cutoff
+    are -inf. Returns how many were valued."""
     t, m, s, p, f, x, term, expected = scratch
-    k = mean.shape[1]
-    count = (i1 - i0) * k
-    for i in range(i0, i1):
-        for c in range(k):
-            lot = (i - i0) * k + c
-            t[lot], m[lot], s[lot], p[lot] = theta[i, c], mean[i, c], sd[i, c], price[i, c]
-            f[lot] = floor[i, c]
     _payoffs(t, m, s, p, f, count, has_floor, z, x)
     _center(x, count, probs, expectation, expected)
-    dest = out[i0 * k:i1 * k]
     if prune:
         scales, slope, offset, cutoff = tables
         bound, size, keep, xk, ek, vk = kept
@@ -227,6 +219,23 @@ def _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs, gain
 
 
 @njit(cache=True, error_model="numpy")
+def _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
+                alpha, beta, lam, expectation, fast, prune, tables, scratch, kept, out):
+    """`_value_block` for the (buyer, candidate) lotteries of rows i0:i1 (out: flat,
+    row-major)."""
+    t, m, s, p, f = scratch[:5]
+    k = mean.shape[1]
+    count = (i1 - i0) * k
+    for i in range(i0, i1):
+        for c in range(k):
+            lot = (i - i0) * k + c
+            t[lot], m[lot], s[lot], p[lot] = theta[i, c], mean[i, c], sd[i, c], price[i, c]
+            f[lot] = floor[i, c]
+    return _value_block(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
+                        expectation, fast, prune, tables, scratch, kept, out[i0 * k:i1 * k])
+
+
+@njit(cache=True, error_model="numpy")
 def _lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
                     alpha, beta, lam, expectation, fast, prune, tables, block):
     n, k = mean.shape
@@ -240,9 +249,17 @@ def _lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, 
         valued = _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs,
                              gain_w, loss_w, alpha, beta, lam, expectation, fast,
                              prune and rest == 0, tables, scratch, kept, out)
-        # Where most lotteries reach the cutoff, bounding them costs more than it saves.
-        rest = PRUNE_PAUSE if rest == 0 and 4 * valued > 3 * (i1 - i0) * k else max(rest - 1, 0)
+        rest = _pause(rest, valued, (i1 - i0) * k)
     return out.reshape((n, k))
+
+
+@njit(cache=True)
+def _pause(rest, valued, count):
+    """Blocks to value in full before bounds are tried again: where most lotteries reach
+    the cutoff, bounding them costs more than it saves."""
+    if rest == 0 and 4 * valued > 3 * count:
+        return PRUNE_PAUSE
+    return max(rest - 1, 0)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -431,23 +448,13 @@ def fade_slots(precision, mean, seller, used, since, keep, floor, rate, pool_mea
 
 
 @njit(cache=True)
-def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
-                      pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
-                      slot_mean, slot_precision):
-    """Each buyer's normal belief (mean, variance, before delivery noise) about each
-    candidate's quality: public information, else the pooled belief of the seller's badge
-    pool (uncertainty about the pool's mean plus the spread of quality in it, learnt from
-    observations that carry noise `noise_var`); the buyer's own belief where it remembers
-    the seller. Also the memory slot it came
-    from (-1: none) and which cells are open to other evidence (learnable, not remembered).
-    Same rule as `reference.beliefs.candidate_beliefs`."""
-    n, k = cands.shape
+def _belief_rows(i0, i1, buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
+                 pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
+                 slot_mean, slot_precision, mean, var, slot, open_):
+    """`candidate_beliefs` for rows i0:i1, into its outputs."""
+    k = cands.shape[1]
     memory = slot_seller.shape[1]
-    mean = np.empty((n, k))
-    var = np.empty((n, k))
-    slot = np.full((n, k), -1, dtype=np.int64)
-    open_ = np.zeros((n, k), dtype=np.bool_)
-    for i in range(n):
+    for i in range(i0, i1):
         row = buyers[i]
         for c in range(k):
             j = cands[i, c]
@@ -461,6 +468,7 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
                 spread = max(pool_sq[row, b] - m * m - noise_var, 0.0)
                 v = 1.0 / pool_precision[row, b] + spread
             open_[i, c] = hidden
+            slot[i, c] = -1
             if remembers and hidden:
                 for s in range(memory):
                     if slot_seller[row, s] == j:
@@ -470,7 +478,129 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
                         break
             mean[i, c] = m
             var[i, c] = v
+
+
+@njit(cache=True)
+def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
+                      pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
+                      slot_mean, slot_precision):
+    """Each buyer's normal belief (mean, variance, before delivery noise) about each
+    candidate's quality: public information, else the pooled belief of the seller's badge
+    pool (uncertainty about the pool's mean plus the spread of quality in it, learnt from
+    observations that carry noise `noise_var`); the buyer's own belief where it remembers
+    the seller. Also the memory slot it came
+    from (-1: none) and which cells are open to other evidence (learnable, not remembered).
+    Same rule as `reference.beliefs.candidate_beliefs`."""
+    n, k = cands.shape
+    mean, var = np.empty((n, k)), np.empty((n, k))
+    slot, open_ = np.empty((n, k), dtype=np.int64), np.empty((n, k), dtype=np.bool_)
+    _belief_rows(0, n, buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
+                 pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
+                 slot_mean, slot_precision, mean, var, slot, open_)
     return mean, var, slot, open_
+
+
+@njit(cache=True, error_model="numpy")
+def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, delivery_var,
+               z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, tables,
+               tolerance, scratch, kept, mean, var, slot, price, extra, value, acceptable,
+               best, open_):
+    """`shop_plain` for rows i0:i1 (`cands` with -1 replaced; `valid`: where it was not)."""
+    (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
+     all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
+    safe, valid = cands
+    _belief_rows(i0, i1, buyers, safe, pub_mean, pub_var, pool, pool_mean, pool_precision,
+                 pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
+                 slot_mean, slot_precision, mean, var, slot, open_)
+    t, m, s, p = scratch[:4]
+    k = safe.shape[1]
+    for i in range(i0, i1):
+        tb = theta[buyers[i]]
+        for c in range(k):
+            v = var[i, c] + delivery_var
+            var[i, c] = v
+            cost = seller_price[safe[i, c]]
+            price[i, c] = cost
+            e = switching if c > 0 and valid[i, 0] else 0.0
+            extra[i, c] = e
+            if switching > 0.0:
+                cost = cost + e
+            lot = (i - i0) * k + c
+            t[lot], m[lot], s[lot], p[lot] = tb, mean[i, c], np.sqrt(v), cost
+    flat = value.reshape(-1)[i0 * k:i1 * k]
+    valued = _value_block((i1 - i0) * k, False, z, probs, gain_w, loss_w, alpha, beta, lam,
+                          expectation, fast, prune, tables, scratch, kept, flat)
+    for i in range(i0, i1):
+        top = 0
+        for c in range(k):
+            if not valid[i, c]:
+                value[i, c] = -np.inf
+            acceptable[i, c] = value[i, c] >= -tolerance
+            if np.isnan(value[i, top]):
+                continue
+            if np.isnan(value[i, c]) or value[i, c] > value[i, top]:
+                top = c
+        best[i] = top
+    return valued
+
+
+def _shop_outputs(n, k):
+    return (np.empty((n, k)), np.empty((n, k)), np.empty((n, k), dtype=np.int64),
+            np.empty((n, k)), np.empty((n, k)), np.empty((n, k)),
+            np.empty((n, k), dtype=np.bool_), np.empty(n, dtype=np.int64),
+            np.empty((n, k), dtype=np.bool_))
+
+
+@njit(cache=True, error_model="numpy")
+def _shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery_var, z, probs,
+                gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, tables, tolerance,
+                block, out):
+    n, k = cands[0].shape
+    rows = max(1, block // max(k, 1))
+    scratch = _scratch(z.shape[0], rows * k)
+    kept = _prune_scratch(z.shape[0], rows * k)
+    rest = 0
+    for b in range((n + rows - 1) // rows):
+        i0, i1 = b * rows, min(n, (b + 1) * rows)
+        valued = _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs,
+                            delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam,
+                            expectation, fast, prune and rest == 0, tables, tolerance, scratch,
+                            kept, *out)
+        rest = _pause(rest, valued, (i1 - i0) * k)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _shop_plain_threaded(buyers, cands, theta, seller_price, switching, beliefs, delivery_var,
+                         z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune,
+                         tables, tolerance, block, out):
+    """`_shop_plain` with blocks shared out to threads (compiled only when used)."""
+    n, k = cands[0].shape
+    rows = max(1, block // max(k, 1))
+    for b in prange((n + rows - 1) // rows):
+        _shop_rows(b * rows, min(n, (b + 1) * rows), buyers, cands, theta, seller_price,
+                   switching, beliefs, delivery_var, z, probs, gain_w, loss_w, alpha, beta,
+                   lam, expectation, fast, prune, tables, tolerance,
+                   _scratch(z.shape[0], rows * k), _prune_scratch(z.shape[0], rows * k), *out)
+
+
+def shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery_var, z, probs,
+               gain_w, loss_w, alpha, beta, lam, expectation, tolerance):
+    """Shopping where no mechanism touches candidates, beliefs, prices or choices, in one
+    pass per block of buyers: `candidate_beliefs` (`beliefs`: its arguments after `cands`),
+    delivery noise, the price and switching cost, the CPT value (`lottery_values`; those
+    below the outside option less `tolerance` may be -inf), and whether each beats the
+    outside option (worth 0). Returns the Offers' mean, var, slot, price and extra, then
+    value, acceptable and each row's first best column (np.argmax's). The same numbers
+    as `phases.shop` builds step by step (tests hold them equal)."""
+    prune = 0.0 < alpha <= 1.0 and 0.0 < beta <= 1.0
+    kernel = _shop_plain_threaded if _threads > 1 else _shop_plain
+    valid = cands >= 0
+    out = _shop_outputs(*cands.shape)
+    kernel(buyers, (np.maximum(cands, 0), valid), theta, seller_price, float(switching),
+           beliefs, float(delivery_var), z, probs, gain_w, loss_w, alpha, beta, lam,
+           expectation, _fast(alpha, beta), prune,
+           _tables(alpha, beta, -tolerance if prune else -np.inf), float(tolerance), BLOCK, out)
+    return out[:8]
 
 
 @njit(cache=True)

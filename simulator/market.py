@@ -52,6 +52,11 @@ class MarketState:
         self.has_floor = any(type(mech).quality_floor is not Mechanism.quality_floor
                              for mech in self.mechanisms)
         self.action_var = sum(getattr(mech, "action_var", 0.0) for mech in self.mechanisms)
+        #: Shopping can go through one compiled pass (`kernels.shop_plain`): no mechanism
+        #: touches candidates, beliefs, prices or choices, buyers share one set of
+        #: preferences and choose without noise.
+        self.plain_shop = (len(self.valuations) == 1 and p.choice.logit_noise == 0
+                           and not any(type(mech).touches_shopping() for mech in self.mechanisms))
         # An unknown seller's delivered quality varies with the population, the noise and,
         # under hidden action, what the seller may withhold. Without the last term a market
         # whose sellers all have the same capability gets a prior about a seller worth

@@ -60,9 +60,9 @@ class Valuation:
             return self.of_outcomes(self.payoffs(theta, mean, sd, price, floor))
         arrays = _read_only(theta, mean, sd, price, -np.inf if floor is None else floor)
         return kernels.lottery_values(*arrays[:4], arrays[4], floor is not None,
-                                      *self._kernel_args(), cutoff)
+                                      *self.kernel_args(), cutoff)
 
-    def _kernel_args(self) -> tuple:
+    def kernel_args(self) -> tuple:
         p = self.prefs
         return (self.z, self.probs, self.gain_w, self.loss_w, float(p.alpha), float(p.beta),
                 float(p.lam), self.expectation_reference)
@@ -76,7 +76,7 @@ class Valuation:
         """
         arrays = _read_only(theta, mean, sd, -np.inf if floor is None else floor)
         return kernels.reservation_prices(*arrays[:3], arrays[3], floor is not None,
-                                          *self._kernel_args(), iterations)
+                                          *self.kernel_args(), iterations)
 
     def reservation_reference(self, theta, mean, sd, floor=None, iterations: int = 40):
         """The same bisection in numpy (the readable reference the tests compare with)."""

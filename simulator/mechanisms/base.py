@@ -50,6 +50,11 @@ def reveal(m: MarketState, live: np.ndarray, exact: np.ndarray, mean: np.ndarray
     return np.where(exact, m.sellers.quality[live], mean), np.where(exact, 0.0, var)
 
 
+#: Hooks through which a mechanism changes what buyers consider, believe, pay or choose.
+SHOP_HOOKS = ("candidates", "before_valuation", "adjust_beliefs", "adjust_prices",
+              "quality_floor", "restrict")
+
+
 class Mechanism:
     """Base class: every hook does nothing, so a mechanism overrides only what it changes."""
 
@@ -72,6 +77,12 @@ class Mechanism:
     @classmethod
     def enabled(cls, params) -> bool:
         return bool(getattr(params, cls.name).enabled)
+
+    @classmethod
+    def touches_shopping(cls) -> bool:
+        """It overrides a shopping hook, so markets with it shop step by step
+        (`phases.shop`), not in the one compiled pass of `kernels.shop_plain`."""
+        return any(getattr(cls, hook) is not getattr(Mechanism, hook) for hook in SHOP_HOOKS)
 
     def start_step(self, m: MarketState) -> None:
         """What happens before sellers decide (scores fade, delayed ratings appear)."""

@@ -94,6 +94,8 @@ def shop(m: MarketState) -> Offers | None:
     if len(buyers) == 0 or len(offering) == 0:
         return None
     cands, has_current = candidates(m, buyers, offering)
+    if m.plain_shop:
+        return shop_plain(m, buyers, cands, has_current)
     safe = np.maximum(cands, 0)
     for mech in m.mechanisms:
         mech.before_valuation(m, buyers, safe)
@@ -124,6 +126,28 @@ def shop(m: MarketState) -> Offers | None:
         mech.restrict(m, offers, value, acceptable)
     offers.wanted = acceptable.any(axis=1)
     offers.pick = allocate(m, cands, value, acceptable, p.capacity)
+    return offers
+
+
+def shop_plain(m: MarketState, buyers: np.ndarray, cands: np.ndarray,
+               has_current: np.ndarray) -> Offers:
+    """`shop` where no mechanism takes part (`MarketState.plain_shop`): beliefs, prices,
+    values and choices in one compiled pass, with the same numbers."""
+    p, s, bel = m.params, m.sellers, m.beliefs
+    buyers = np.ascontiguousarray(buyers, dtype=np.int64)
+    beliefs = (s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
+               m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller,
+               bel.slot_mean, bel.slot_precision)
+    mean, var, slot, price, extra, value, acceptable, best = kernels.shop_plain(
+        buyers, np.ascontiguousarray(cands), m.buyers.theta, s.price,
+        p.choice.switching_cost, beliefs, m.noise_var, *m.valuations[0].kernel_args(),
+        ACCEPT_TOLERANCE)
+    offers = Offers(buyers, cands, has_current, mean, var, slot, price, extra)
+    offers.wanted = acceptable.any(axis=1)
+    if p.capacity <= 0:
+        offers.pick = np.where(acceptable[np.arange(len(buyers)), best], best, -1)
+    else:
+        offers.pick = allocate(m, cands, value, acceptable, p.capacity)
     return offers
 
 
