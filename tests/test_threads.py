@@ -14,6 +14,12 @@ from simulator.sweep.executors import make_executor, with_threads
 #: out blocks), with every step valuing candidates and pricing reservations.
 THREADED_SCENARIO = TINY_SCENARIO.replace("buyers = 60", "buyers = 900").replace(
     "sellers = 20", "sellers = 40")
+#: ... and an arm a mechanism shops in, so both shops run threaded (kernels.shop_plain and
+#: the step-by-step one).
+THREADED_ARMS = THREADED_SCENARIO + """
+[arms.trials.market.trials]
+enabled = true
+"""
 
 PROBE = """
 from simulator import kernels
@@ -33,7 +39,7 @@ def one_thread():
 
 @pytest.mark.timeout(300)
 def test_two_threads_write_the_same_bytes_as_one(scenario_file, tmp_path, one_thread):
-    path = scenario_file(THREADED_SCENARIO)
+    path = scenario_file(THREADED_ARMS)
     written = {}
     for threads in (1, 2):
         out = tmp_path / f"threads{threads}"
@@ -41,8 +47,9 @@ def test_two_threads_write_the_same_bytes_as_one(scenario_file, tmp_path, one_th
                      "--threads", str(threads), "--out", str(out)]) == 0
         written[threads] = {name: (out / name).read_bytes()
                             for name in ("timeseries.csv", "summary.csv", "comparison.csv")}
-    assert written[1]["timeseries.csv"].count(b"\n") == 1 + 2 * 2 * 12
+    assert written[1]["timeseries.csv"].count(b"\n") == 1 + 3 * 2 * 12
     assert kernels._lottery_values_threaded.signatures   # the threaded kernels did run
+    assert kernels._shop_plain_threaded.signatures
     assert kernels._reservation_prices_threaded.signatures
     assert written[2] == written[1]
     assert kernels.get_threads() == 1   # the run's setting does not outlive it

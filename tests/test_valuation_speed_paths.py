@@ -163,3 +163,94 @@ def test_libm_powers_give_the_bits_of_the_loop_before(reference, libm_powers):
     vectorised = val.value(theta, mean, sd, price)
     np.testing.assert_allclose(vectorised, before, rtol=1e-14, atol=1e-15)
     assert (vectorised != before).any()  # the powers do differ in the last bits
+
+
+def _bounds_lotteries(rng, n, k):
+    """Lotteries over many magnitudes, with some values just around 0 and payoffs that are
+    exactly 0, subnormal or huge, so every branch of the bounds is met."""
+    theta, mean, sd, price = (np.array(a) for a in _lotteries(rng, n, k))
+    scale = 10.0 ** rng.uniform(-8, 4, (n, 1))
+    mean, sd, price = mean * scale, sd * scale, price * scale
+    mean[:20, 0], sd[:20, 0], price[:20, 0] = 1e-310, 0.0, 0.0    # subnormal gains
+    mean[20:40, 0], sd[20:40, 0], price[20:40, 0] = 0.0, 0.0, 1e-310  # subnormal losses
+    mean[40:50, 0], sd[40:50, 0], price[40:50, 0] = 3e305, 0.0, 0.0   # huge
+    return theta, mean, sd, price
+
+
+@pytest.mark.parametrize("reference", ["outside_option", "expectation"])
+@pytest.mark.parametrize("curvature", [(0.88, 0.88), (0.5, 0.95), (1.0, 1.0), (0.05, 0.3)])
+@pytest.mark.parametrize("cutoff", [-1e-12, 0.0, 0.3])
+def test_a_cutoff_changes_only_values_below_it(reference, curvature, cutoff, one_thread):
+    """Bounded-away lotteries come back -inf; every other value, and which values reach the
+    cutoff, are the same bits as without one, at one thread and two."""
+    rng = np.random.default_rng(int(1000 * curvature[0]) + int(cutoff * 10))
+    alpha, beta = curvature
+    val = Valuation(ProspectParams(alpha=alpha, beta=beta, lam=2.25, reference=reference), 3)
+    theta, mean, sd, price = _bounds_lotteries(rng, 4_000, 6)
+    # values right at the cutoff: price each lottery at its reservation price plus a little
+    edge = val.reservation(theta[:200, 1], mean[:200, 1], sd[:200, 1])
+    price[:200, 1] = edge + rng.normal(0, 1e-9, 200)
+    floor = np.where(rng.random(mean.shape) < 0.3, mean, -np.inf)
+    for fl in (None, floor):
+        full = val.value(theta, mean, sd, price, fl)
+        for threads in (1, 2):
+            kernels.set_threads(threads)
+            cut = val.value(theta, mean, sd, price, fl, cutoff=cutoff)
+            reach = full >= cutoff
+            np.testing.assert_array_equal(cut >= cutoff, reach)
+            np.testing.assert_array_equal(cut[reach], full[reach])
+            below = cut[~reach]
+            assert (np.isneginf(below) | (below == full[~reach])).all()
+        kernels.set_threads(1)
+        if alpha < 1.0 or beta < 1.0:  # the bounds do rule most losing lotteries out
+            assert np.isneginf(cut[~reach]).mean() > 0.5
+
+
+def test_lotteries_the_bounds_cannot_rule_out_are_valued_in_full():
+    """Risk-seeking or convex curvature has no concave bound: nothing is pruned."""
+    val = Valuation(ProspectParams(), 3)
+    val.prefs = ProspectTheory(1.5, 1.2, 2.0, 0.61, 0.69)
+    rng = np.random.default_rng(5)
+    theta, mean, sd, price = _lotteries(rng, 300, 4)
+    np.testing.assert_array_equal(val.value(theta, mean, sd, price, cutoff=0.0),
+                                  val.value(theta, mean, sd, price))
+
+
+def test_binade_bounds_hold_across_magnitudes():
+    """t**e (1 - e + e u) >= a**e >= t**e (1 + (2**e - 1)(u - 1)) for a = t u, the tables
+    at k = 0 (zero, subnormals) included."""
+    rng = np.random.default_rng(2)
+    a = np.concatenate([np.exp(rng.uniform(-745, 709, 5000)), [0.0, 5e-324, 1e-310, 1.0,
+                                                                2.0, 1.5, 1e308]])
+    k, u = _binades(a)
+    for e in (0.05, 0.5, 0.88, 1.0):
+        upper = power.binade_powers(e, lower=False)[k] * (1 - e + e * u)
+        lower = power.binade_powers(e, lower=True)[k] * (1 + (2**e - 1) * (u - 1))
+        exact = a**e
+        assert (upper >= exact * (1 - 1e-13)).all() and (lower <= exact * (1 + 1e-13)).all()
+        normal = (a > 1e-300) & (a < 1e300)
+        # loosest at u = 2 (the tangent) and inside the binade (the chord): 2.2% at 0.88
+        slack = (1 + e) / 2**e
+        assert (upper[normal] <= slack * (1 + 1e-13) * exact[normal]).all()
+        if e >= 0.88:
+            assert (upper[normal] <= 1.025 * exact[normal]).all()
+            assert (lower[normal] >= 0.99 * exact[normal]).all()
+
+
+@njit
+def _binades_compiled(a):
+    k = np.empty(a.shape[0], dtype=np.int64)
+    u = np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        k[i], u[i] = power.binade(a[i])
+    return k, u
+
+
+def _binades(a):
+    k, u = _binades_compiled(a)
+    mantissa, exponent = np.frexp(a)
+    normal = a >= np.finfo(float).tiny
+    np.testing.assert_array_equal(u[normal], 2 * mantissa[normal])
+    np.testing.assert_array_equal(k[normal], exponent[normal] - 1 + 1023)
+    assert (k[~normal] == 0).all()
+    return k, u
