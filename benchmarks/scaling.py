@@ -70,7 +70,7 @@ def use_numpy_valuation() -> None:
     """Value lotteries with the engine's numpy formulation (the compiled loop's reference)."""
     from simulator.valuation import Valuation
 
-    def value(self, theta, mean, sd, price, floor=None):
+    def value(self, theta, mean, sd, price, floor=None, cutoff=None):
         return self.of_outcomes(self.payoffs(theta, mean, sd, price, floor))
 
     Valuation.value = value
@@ -87,6 +87,8 @@ def measure(model: str, buyers: int, sellers: int, steps: int, warmup: int) -> d
 
     market = every_mechanism() if model == "mechanisms" else {}
     instance = Model({**market, "buyers": buyers, "sellers": sellers}, rng=1)
+    if model == "numpy":  # shop step by step, through Valuation.value
+        instance.market.plain_shop = False
     for _ in range(warmup):
         instance.step()
     start, cpu_start = time.perf_counter(), time.process_time()
