@@ -544,11 +544,10 @@ def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, d
     return valued
 
 
-def _shop_outputs(n, k):
-    return (np.empty((n, k)), np.empty((n, k)), np.empty((n, k), dtype=np.int64),
-            np.empty((n, k)), np.empty((n, k)), np.empty((n, k)),
-            np.empty((n, k), dtype=np.bool_), np.empty(n, dtype=np.int64),
-            np.empty((n, k), dtype=np.bool_))
+#: What `shop_plain` writes: mean, var, slot, price, extra, value, acceptable, each row's
+#: best column (its first column only), and a scratch table of open cells.
+SHOP_OUTPUTS = (np.float64, np.float64, np.int64, np.float64, np.float64, np.float64,
+                np.bool_, np.int64, np.bool_)
 
 
 @njit(cache=True, error_model="numpy")
@@ -584,19 +583,26 @@ def _shop_plain_threaded(buyers, cands, theta, seller_price, switching, beliefs,
 
 
 def shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery_var, z, probs,
-               gain_w, loss_w, alpha, beta, lam, expectation, tolerance):
+               gain_w, loss_w, alpha, beta, lam, expectation, tolerance, out=None):
     """Shopping where no mechanism touches candidates, beliefs, prices or choices, in one
     pass per block of buyers: `candidate_beliefs` (`beliefs`: its arguments after `cands`),
     delivery noise, the price and switching cost, the CPT value (`lottery_values`; those
     below the outside option less `tolerance` may be -inf), and whether each beats the
     outside option (worth 0). Returns the Offers' mean, var, slot, price and extra, then
     value, acceptable and each row's first best column (np.argmax's). The same numbers
-    as `phases.shop` builds step by step (tests hold them equal)."""
+    as `phases.shop` builds step by step (tests hold them equal). `out`: arrays of
+    cands' shape to write into, dtypes as `SHOP_OUTPUTS` (the best column: column 0),
+    then two more for the candidates with -1 replaced and where they were valid."""
     prune = 0.0 < alpha <= 1.0 and 0.0 < beta <= 1.0
     kernel = _shop_plain_threaded if _threads > 1 else _shop_plain
-    valid = cands >= 0
-    out = _shop_outputs(*cands.shape)
-    kernel(buyers, (np.maximum(cands, 0), valid), theta, seller_price, float(switching),
+    if out is None:
+        out = [np.empty(cands.shape, dtype=d) for d in (*SHOP_OUTPUTS, np.int64, np.bool_)]
+    *out, safe, valid = out
+    out[7] = out[7][:, 0]
+    np.maximum(cands, 0, out=safe)
+    np.greater_equal(cands, 0, out=valid)
+    out = tuple(out)
+    kernel(buyers, (safe, valid), theta, seller_price, float(switching),
            beliefs, float(delivery_var), z, probs, gain_w, loss_w, alpha, beta, lam,
            expectation, _fast(alpha, beta), prune,
            _tables(alpha, beta, -tolerance if prune else -np.inf), float(tolerance), BLOCK, out)

@@ -80,6 +80,19 @@ class MarketState:
         self.grade_taste = float("nan")  # taste of the marginal buyer of public-quality goods
         self.max_sellers = p.entry.max_sellers or 4 * p.sellers
         self.departed_paid = 0.0  # what buyers who left had paid, all steps
+        self._buffers: dict[str, list[np.ndarray]] = {}
+
+    def buffers(self, name: str, shape: tuple[int, int], dtypes: tuple) -> list[np.ndarray]:
+        """Arrays of `shape` for a phase's per-step results, one per dtype, kept from step to
+        step (views of arrays with room for more rows). Fresh arrays of tens of MB cost
+        more to fault in than to fill: a quarter of a step at a million buyers. The
+        previous step's views are overwritten, so nothing may keep them past the step."""
+        n, k = shape
+        held = self._buffers.get(name)
+        if held is None or held[0].shape[0] < n or held[0].shape[1] != k:
+            rows = max(n + n // 4, 1)
+            held = self._buffers[name] = [np.empty((rows, k), dtype=d) for d in dtypes]
+        return [a[:n] for a in held]
 
     # ------------------------------------------------------------------ rows
     def live_sellers(self) -> np.ndarray:

@@ -62,3 +62,17 @@ def test_markets_a_mechanism_shops_in_take_the_step_by_step_shop():
     touching = {cls.__name__ for cls in SCHEDULE if cls.touches_shopping()}
     assert {"Reviews", "Warranty", "Claims", "Identity", "Trials"} <= touching
     assert not {"Disclosure", "HiddenAction", "WordOfMouth"} & touching
+
+
+def test_shop_buffers_are_kept_across_steps_and_grow_when_needed():
+    market = MarketModel({"buyers": 50, "sellers": 10}, rng=1).market
+    dtypes = (np.float64, np.int64, np.bool_)
+    first = market.buffers("x", (100, 6), dtypes)
+    assert [(a.shape, a.dtype) for a in first] == [((100, 6), np.dtype(d)) for d in dtypes]
+    assert all(a.flags.c_contiguous for a in first)
+    smaller = market.buffers("x", (80, 6), dtypes)
+    assert all(np.shares_memory(a, b) for a, b in zip(first, smaller, strict=True))
+    larger = market.buffers("x", (500, 6), dtypes)
+    assert larger[0].shape == (500, 6)
+    assert not np.shares_memory(larger[0], first[0])
+    assert not np.shares_memory(market.buffers("x", (500, 7), dtypes)[0], larger[0])
