@@ -504,7 +504,7 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
 def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, delivery_var,
                z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, tables,
                tolerance, scratch, kept, mean, var, slot, price, extra, value, acceptable,
-               best, open_):
+               pick, wanted, open_):
     """`shop_plain` for rows i0:i1 (`cands` with -1 replaced; `valid`: where it was not)."""
     (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
      all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
@@ -531,23 +531,27 @@ def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, d
     valued = _value_block((i1 - i0) * k, False, z, probs, gain_w, loss_w, alpha, beta, lam,
                           expectation, fast, prune, tables, scratch, kept, flat)
     for i in range(i0, i1):
-        top = 0
+        top, any_ok = 0, False
         for c in range(k):
             if not valid[i, c]:
                 value[i, c] = -np.inf
-            acceptable[i, c] = value[i, c] >= -tolerance
+            ok = value[i, c] >= -tolerance
+            acceptable[i, c] = ok
+            any_ok = any_ok or ok
             if np.isnan(value[i, top]):
                 continue
             if np.isnan(value[i, c]) or value[i, c] > value[i, top]:
                 top = c
-        best[i] = top
+        pick[i] = top if acceptable[i, top] else -1
+        wanted[i] = any_ok
     return valued
 
 
-#: What `shop_plain` writes: mean, var, slot, price, extra, value, acceptable, each row's
-#: best column (its first column only), and a scratch table of open cells.
+#: What `shop_plain` writes: mean, var, slot, price, extra, value, acceptable; per row (in
+#: the first column) the column bought when capacity is unlimited and whether anything
+#: was acceptable; a scratch table of open cells.
 SHOP_OUTPUTS = (np.float64, np.float64, np.int64, np.float64, np.float64, np.float64,
-                np.bool_, np.int64, np.bool_)
+                np.bool_, np.int64, np.bool_, np.bool_)
 
 
 @njit(cache=True, error_model="numpy")
@@ -589,16 +593,18 @@ def shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery_
     delivery noise, the price and switching cost, the CPT value (`lottery_values`; those
     below the outside option less `tolerance` may be -inf), and whether each beats the
     outside option (worth 0). Returns the Offers' mean, var, slot, price and extra, then
-    value, acceptable and each row's first best column (np.argmax's). The same numbers
-    as `phases.shop` builds step by step (tests hold them equal). `out`: arrays of
-    cands' shape to write into, dtypes as `SHOP_OUTPUTS` (the best column: column 0),
-    then two more for the candidates with -1 replaced and where they were valid."""
+    value and acceptable, then per buyer the column it buys when capacity is unlimited
+    (its first best by np.argmax, -1 if that is not acceptable) and whether anything
+    was acceptable. The same numbers as `phases.shop` builds step by step (tests hold
+    them equal). `out`: arrays of cands' shape to write into, dtypes as `SHOP_OUTPUTS`
+    (per-buyer results in column 0), then two more for the candidates with -1 replaced
+    and where they were valid."""
     prune = 0.0 < alpha <= 1.0 and 0.0 < beta <= 1.0
     kernel = _shop_plain_threaded if _threads > 1 else _shop_plain
     if out is None:
         out = [np.empty(cands.shape, dtype=d) for d in (*SHOP_OUTPUTS, np.int64, np.bool_)]
     *out, safe, valid = out
-    out[7] = out[7][:, 0]
+    out[7], out[8] = out[7][:, 0], out[8][:, 0]
     np.maximum(cands, 0, out=safe)
     np.greater_equal(cands, 0, out=valid)
     out = tuple(out)
@@ -606,7 +612,7 @@ def shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery_
            beliefs, float(delivery_var), z, probs, gain_w, loss_w, alpha, beta, lam,
            expectation, _fast(alpha, beta), prune,
            _tables(alpha, beta, -tolerance if prune else -np.inf), float(tolerance), BLOCK, out)
-    return out[:8]
+    return out[:9]
 
 
 @njit(cache=True)

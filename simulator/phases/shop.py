@@ -139,16 +139,14 @@ def shop_plain(m: MarketState, buyers: np.ndarray, cands: np.ndarray,
                m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller,
                bel.slot_mean, bel.slot_precision)
     out = m.buffers("shop", cands.shape, (*kernels.SHOP_OUTPUTS, np.int64, np.bool_))
-    mean, var, slot, price, extra, value, acceptable, best = kernels.shop_plain(
+    mean, var, slot, price, extra, value, acceptable, first, wanted = kernels.shop_plain(
         buyers, np.ascontiguousarray(cands), m.buyers.theta, s.price,
         p.choice.switching_cost, beliefs, m.noise_var, *m.valuations[0].kernel_args(),
         ACCEPT_TOLERANCE, out)
     offers = Offers(buyers, cands, has_current, mean, var, slot, price, extra)
-    offers.wanted = acceptable.any(axis=1)
-    if p.capacity <= 0:
-        offers.pick = np.where(acceptable[np.arange(len(buyers)), best], best, -1)
-    else:
-        offers.pick = allocate(m, cands, value, acceptable, p.capacity)
+    offers.wanted = wanted
+    offers.pick = first if p.capacity <= 0 else allocate(m, cands, value, acceptable,
+                                                          p.capacity)
     return offers
 
 
