@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import ipyvuetify as v
-import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +24,7 @@ from simulator.viz.charts import CHARTS, draw_metric, y_limits
 from simulator.viz.controls import SEED, model_params, name_of, overrides, parse_seed
 from simulator.viz.live import LiveMarket, TwinMarket, markets_of
 from simulator.viz.market_view import draw_market, market_marks
+from simulator.viz.server import warm_up
 from simulator.viz.setup import ENV_ARMS, ENV_SCENARIO, make_setup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,7 @@ def test_control_values_become_dotted_overrides_and_mistakes_are_user_errors():
 # ------------------------------------------------------------------ models
 def test_the_page_at_its_defaults_replays_replication_zero_of_infogap_run(tiny):
     setup = make_setup(tiny.path)
+    warm_up(make_setup(tiny.path, twin=True))  # what the server does first changes nothing
     model = LiveMarket(**initial_kwargs(single_params(setup)))
     assert model.params == tiny.arms["asymmetric"] and model.arm == "asymmetric"
     for _ in range(25):
@@ -288,9 +290,16 @@ def _render(page, monkeypatch, path, arms=""):
 
 
 def _html(rc, css_class: str) -> list[str]:
-    """The inner HTML of every HTML widget of this CSS class, in page order."""
-    return [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets
-            if css_class in (w.attributes or {}).get("class", "").split()]
+    """The inner HTML of every HTML widget of this CSS class, and of every element of
+    this class inside an HTML widget (the tiles are one widget), in page order."""
+    found = []
+    for widget in rc.find(solara.widgets.HTML).widgets:
+        if css_class in (widget.attributes or {}).get("class", "").split():
+            found.append(widget.unsafe_innerHTML)
+        else:
+            found += [m.group(2) for m in re.finditer(
+                rf'<(\w+) class="{css_class}"[^>]*>(.*?)</\1>', widget.unsafe_innerHTML)]
+    return found
 
 
 def _status(rc) -> list[str]:
@@ -298,7 +307,10 @@ def _status(rc) -> list[str]:
 
 
 def _images(rc) -> list[bytes]:
-    return [w.value for w in rc.find(widgets.Image).widgets]
+    """Every picture on the page (the SVG documents inside the images' data URLs)."""
+    sources = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"',
+                         "".join(_html(rc, "infogap-tiles")))
+    return [base64.b64decode(source) for source in sources]
 
 
 def test_page_renders_controls_and_charts_and_steps_and_resets(monkeypatch, scenario_file):
@@ -325,7 +337,7 @@ def test_page_renders_controls_and_charts_and_steps_and_resets(monkeypatch, scen
     assert "<b>step 3</b>" in _status(rc)[0]
     after = _images(rc)
     assert all(x != y for x, y in zip(before, after, strict=True))
-    assert all(bytes(picture).startswith(b"<svg") for picture in after)
+    assert all(picture.startswith(b"<svg") for picture in after)
     assert "step 3" in _status(rc)[0]
 
     rc.find(v.Select, label="Information regime").widget.v_model = "transparent"

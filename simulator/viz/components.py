@@ -1,21 +1,22 @@
-"""Solara components for the page: the market view and the metric charts, one tile each.
+"""The page's tiles: the market view(s) and the metric charts, and `Tiles`, which shows them.
 
-Each is a function of the page's model, as Mesa's pages expect; `Tiles` redraws
-them all when Mesa's step counter (`update_counter`) moves. Pictures are SVG images drawn by
-infogap itself (`svg.py`): they need no browser-side library (Altair's charts
-need assets from the internet that an offline machine cannot fetch), and they
-cost the server about a millisecond each where matplotlib PNGs took 70-140 ms.
+A tile is a function of the page's model that returns its HTML; `Tiles` draws
+them all again when Mesa's step counter (`update_counter`) moves, into one HTML
+widget. Pictures are SVG images drawn by infogap itself (`svg.py`): they need no
+browser-side library (Altair's charts need assets from the internet that an
+offline machine cannot fetch), and they cost the server about a millisecond
+each where matplotlib PNGs took 70-140 ms.
 """
 
 from __future__ import annotations
 
+import base64
 from html import escape
 
 import numpy as np
 import pandas as pd
 import solara
 from mesa.visualization.utils import update_counter
-from solara.alias import rw
 
 from ..model import MarketModel
 from .charts import CAPTIONS, CHARTS, draw_metric
@@ -30,12 +31,6 @@ def _series(market: MarketModel, metric: str) -> pd.Series:
     values = market.datacollector.model_vars.get(metric, [])
     return pd.Series(np.asarray(values, dtype=float),
                      index=pd.RangeIndex(1, len(values) + 1, name="step"))
-
-
-@solara.component
-def Picture(svg: str):
-    """An SVG document shown as an image (the browser draws it)."""
-    return rw.Image(value=svg.encode(), format="svg+xml")
 
 
 def describe(name: str, market: MarketModel, model=None) -> str:
@@ -67,73 +62,75 @@ def describe(name: str, market: MarketModel, model=None) -> str:
     line = " &middot; ".join(parts)
     problem = getattr(model if model is not None else market, "problem", "")
     if problem:
-        line = f'<div class="infogap-problem" style="color: #c62828">{escape(problem)}</div>{line}'
+        line = (f'<span class="infogap-problem" style="display: block; color: #c62828">'
+                f"{escape(problem)}</span>{line}")
     return line
 
 
-@solara.component
-def MarketView(model, side: int = 0, counter: int = 0):
-    """Who trades with whom in one market (side 1 is the twin's right arm); `counter`
-    is Mesa's step counter, which tells the page to draw again."""
+def picture_html(svg: str, alt: str) -> str:
+    """An SVG document as an image in the page (a data URL: it travels with the HTML)."""
+    data = base64.b64encode(svg.encode()).decode("ascii")
+    return (f'<img src="data:image/svg+xml;base64,{data}" alt="{escape(alt)}" '
+            f'style="max-width: 100%; height: auto; display: block">')
+
+
+def market_view_html(model, side: int = 0) -> str:
+    """Who trades with whom in one market (side 1 is the twin's right arm), under the
+    market's status line."""
     name, market = markets_of(model)[side]
     q = market.params.quality
-
-    def picture():
-        return draw_market(market_marks(market.snapshot()),
-                           f"{name}: who bought from whom at step {market.steps}", (q.low, q.high))
-
-    with solara.Column(gap="4px") as column:
-        solara.HTML(tag="div", unsafe_innerHTML=describe(name, market, model),
-                    classes=["infogap-market-line"])
-        Picture(solara.use_memo(picture, [market, market.steps]))
-    return column
+    title = f"{name}: who bought from whom at step {market.steps}"
+    svg = draw_market(market_marks(market.snapshot()), title, (q.low, q.high))
+    return (f'<div class="infogap-market-line">{describe(name, market, model)}</div>'
+            + picture_html(svg, title))
 
 
-@solara.component
-def MetricChart(model, metric: str, counter: int = 0):
-    """One metric over time, a line per arm (`counter`: as for `MarketView`)."""
-    sides = markets_of(model)
-    svg = solara.use_memo(
-        lambda: draw_metric(metric, [(name, _series(m, metric)) for name, m in sides]),
-        [model, model.steps, metric])
-    with solara.Column(gap="2px") as column:
-        Picture(svg)
-        if metric in CAPTIONS:
-            solara.HTML(tag="div", unsafe_innerHTML=escape(CAPTIONS[metric]),
-                        classes=["infogap-caption"], style="font-size: 0.85em; color: #555")
-    return column
+def metric_chart_html(model, metric: str) -> str:
+    """One metric over time, a line per arm, with the line that says what it shows."""
+    svg = draw_metric(metric, [(name, _series(m, metric)) for name, m in markets_of(model)])
+    html = picture_html(svg, CHARTS.get(metric, metric))
+    if metric in CAPTIONS:
+        html += (f'<div class="infogap-caption" style="font-size: 0.85em; color: #555">'
+                 f"{escape(CAPTIONS[metric])}</div>")
+    return html
+
+
+def tiles_html(model, tiles: list) -> str:
+    """Every tile, in a grid of two columns."""
+    cells = "".join(f'<div class="infogap-tile">{tile(model)}</div>' for tile in tiles)
+    return (f'<div style="display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); '
+            f'gap: 12px 16px; align-items: start">{cells}</div>')
 
 
 @solara.component
 def Tiles(model, tiles: list):
-    """Every tile of the page, in a grid of two columns, redrawn after each Step.
+    """Every tile of the page, redrawn after each Step, as one HTML widget.
 
-    The only reader of Mesa's step counter, which it hands to each tile (a tile
-    whose arguments did not change is not drawn again): a tile that read the
-    counter itself got a render pass of its own, six passes over the page per Step.
+    The only reader of Mesa's step counter (a component that reads it gets a
+    render pass of its own). One widget, so a Step sends the browser one message:
+    the server sends each changed widget separately and waits for each send, which
+    on a busy machine took 10-25 ms a widget.
     """
     counter = update_counter.get()
-    with solara.GridFixed(columns=2, align_items="start") as grid:
-        for tile in tiles:
-            tile(model, counter)
-    return grid
+    html = solara.use_memo(lambda: tiles_html(model, tiles), [model, counter])
+    return solara.HTML(tag="div", unsafe_innerHTML=html, classes=["infogap-tiles"])
 
 
 def market_view(side: int):
-    """A tile function (of the page's model and step counter) showing market `side`."""
+    """A tile function (of the page's model: HTML) showing market `side`."""
 
-    def view(model, counter: int = 0):
-        return MarketView(model, side, counter)
+    def view(model) -> str:
+        return market_view_html(model, side)
 
     view.__name__ = f"market_view_{side}"
     return view
 
 
 def metric_chart(metric: str):
-    """A tile function (of the page's model and step counter) charting `metric`."""
+    """A tile function (of the page's model: HTML) charting `metric`."""
 
-    def chart(model, counter: int = 0):
-        return MetricChart(model, metric, counter)
+    def chart(model) -> str:
+        return metric_chart_html(model, metric)
 
     chart.__name__ = f"chart_{metric}"
     return chart
