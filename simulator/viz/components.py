@@ -4,8 +4,8 @@ A tile is a function of the page's model that returns its HTML; `Tiles` draws
 them all again when Mesa's step counter (`update_counter`) moves, into one HTML
 widget. Pictures are SVG images drawn by infogap itself (`svg.py`): they need no
 browser-side library (Altair's charts need assets from the internet that an
-offline machine cannot fetch), and they cost the server about a millisecond
-each where matplotlib PNGs took 70-140 ms.
+offline machine cannot fetch), and they cost the server a few milliseconds each
+where matplotlib PNGs took 70-140 ms.
 """
 
 from __future__ import annotations

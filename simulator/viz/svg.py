@@ -1,8 +1,8 @@
-"""Just enough SVG to draw the live page's pictures as text, with no plotting library.
+"""Just enough SVG to write the live page's pictures as text (matplotlib only picks ticks and colours).
 
 A Step redraws six pictures; matplotlib took 70-140 ms to lay out, rasterise
-and PNG-encode each one, most of a Step. Written as SVG they cost about a
-millisecond each and the browser draws them (see docs/performance.md).
+and PNG-encode each one, most of a Step. Written as SVG they cost a few
+milliseconds each and the browser draws them (see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ FONT = "DejaVu Sans, Verdana, Arial, sans-serif"
 
 
 def num(x: float) -> str:
-    """A coordinate to a tenth of a pixel: enough for the eye, and short."""
-    return f"{x:.1f}".rstrip("0").rstrip(".") if abs(x) < 1e6 else f"{x:.0f}"
+    """A coordinate to a tenth of a pixel: enough for the eye (the market view has a
+    thousand of them, so this is the plainest format)."""
+    return f"{x:.1f}"
 
 
 def document(width: int, height: int, body: list[str]) -> str:
