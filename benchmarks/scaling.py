@@ -1,4 +1,5 @@
-"""How the engine's cost grows with buyers, sellers and steps: measurements and a log-log plot.
+"""How the engine's cost grows with buyers, sellers, candidates and steps: measurements and a
+log-log plot.
 
 Every point runs in a fresh single-threaded process, so its peak memory is its
 own. Time per step is measured after a few untimed warm-up steps (the first
@@ -30,7 +31,8 @@ PLOT = HERE.parent / "docs" / "img" / "scaling.png"
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 WARMUP = 3
 
-#: (axis, model, buyers, sellers, timed steps); "mechanisms" is the engine with every
+#: (axis, model, buyers, sellers, timed steps[, candidates K, default 5]); "mechanisms" is
+#: the engine with every
 #: mechanism switched on, "numpy" the engine valuing lotteries with its numpy formulation
 #: instead of the compiled (numba) loop.
 FULL = (
@@ -39,6 +41,8 @@ FULL = (
     + [("buyers", "numpy", b, 200, 10) for b in (1_000, 10_000, 100_000)]
     + [("buyers", "reference", b, 200, 5) for b in (300, 1_000, 3_000, 10_000)]
     + [("sellers", "engine", 10_000, s, 10) for s in (20, 200, 2_000, 20_000)]
+    + [("candidates", "engine", 10_000, 200, 10, k) for k in (1, 2, 5, 10, 20, 40)]
+    + [("candidates", "mechanisms", 10_000, 200, 10, k) for k in (1, 5, 20)]
     + [("steps", "engine", 10_000, 200, t) for t in (10, 30, 100, 300)]
     + [("large", model, 100_000, 2_000, 10) for model in ("engine", "mechanisms", "numpy")]
 )
@@ -48,6 +52,7 @@ QUICK = (
     + [("buyers", "numpy", b, 50, 5) for b in (300, 3_000)]
     + [("buyers", "reference", b, 50, 3) for b in (300, 1_000)]
     + [("sellers", "engine", 1_000, s, 5) for s in (20, 200, 2_000)]
+    + [("candidates", "engine", 1_000, 50, 5, k) for k in (1, 5, 20)]
     + [("steps", "engine", 1_000, 50, t) for t in (5, 15, 45)]
 )
 
@@ -77,7 +82,8 @@ def use_numpy_valuation() -> None:
     Valuation.reservation = Valuation.reservation_reference
 
 
-def measure(model: str, buyers: int, sellers: int, steps: int, warmup: int) -> dict:
+def measure(model: str, buyers: int, sellers: int, steps: int, warmup: int,
+            candidates: int = 5) -> dict:
     if model == "reference":
         from simulator.reference.loop import ReferenceMarket as Model
     else:
@@ -86,6 +92,8 @@ def measure(model: str, buyers: int, sellers: int, steps: int, warmup: int) -> d
         use_numpy_valuation()
 
     market = every_mechanism() if model == "mechanisms" else {}
+    if candidates != 5:
+        market = {**market, "choice": {"candidates": candidates}}
     instance = Model({**market, "buyers": buyers, "sellers": sellers}, rng=1)
     if model == "numpy":  # shop step by step, through Valuation.value
         instance.market.plain_shop = False
@@ -97,7 +105,8 @@ def measure(model: str, buyers: int, sellers: int, steps: int, warmup: int) -> d
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
     return {
-        "model": model, "buyers": buyers, "sellers": sellers, "steps": steps,
+        "model": model, "buyers": buyers, "sellers": sellers, "candidates": candidates,
+        "steps": steps,
         "warmup": warmup, "seconds": seconds, "seconds_per_step": seconds / steps,
         "us_per_buyer_step": 1e6 * seconds / (steps * buyers),
         # CPU time: what one core spends, whatever else the machine is doing.
@@ -109,10 +118,10 @@ def measure(model: str, buyers: int, sellers: int, steps: int, warmup: int) -> d
 
 def collect(points) -> list[dict]:
     results = []
-    for axis, model, buyers, sellers, steps in points:
+    for axis, model, buyers, sellers, steps, *candidates in points:
         warmup = 1 if axis == "steps" else WARMUP  # step 1 loads the compiled kernels
         command = [sys.executable, __file__, "--one", model, str(buyers), str(sellers),
-                   str(steps), str(warmup)]
+                   str(steps), str(warmup), str(candidates[0] if candidates else 5)]
         done = subprocess.run(command, check=True, capture_output=True, text=True,
                               env={**os.environ, **ONE_THREAD})
         row = {"axis": axis, **json.loads(done.stdout.strip().splitlines()[-1]),
@@ -129,10 +138,11 @@ def plot(results: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import NullFormatter
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.4))
     panels = [
         ("buyers", "buyers", "cpu_seconds_per_step", "CPU seconds per step"),
         ("sellers", "sellers", "cpu_seconds_per_step", "CPU seconds per step"),
+        ("candidates", "candidates", "cpu_seconds_per_step", "CPU seconds per step"),
         ("steps", "steps", "cpu_seconds", "CPU seconds per run (after step 1)"),
     ]
     for ax, (axis, x, y, ylabel) in zip(axes, panels, strict=True):
@@ -153,6 +163,7 @@ def plot(results: list[dict], path: Path) -> None:
         if rows:
             fixed = {"buyers": f"{rows[0]['sellers']:,} sellers",
                      "sellers": f"{rows[0]['buyers']:,} buyers",
+                     "candidates": f"{rows[0]['buyers']:,} x {rows[0]['sellers']:,}",
                      "steps": f"{rows[0]['buyers']:,} x {rows[0]['sellers']:,}"}[axis]
             ax.set_title(f"cost vs {axis} ({fixed})", fontsize=9)
         ax.xaxis.set_minor_formatter(NullFormatter())
@@ -173,7 +184,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--plot-only", action="store_true",
                         help=f"redraw {PLOT.name} from {OUT.relative_to(HERE.parent)}")
-    parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         model, *sizes = args.one
