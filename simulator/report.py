@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.figure import Figure
 
+from .figure_layout import fit_y_labels, panel_grid
 from .measures import axis_label, bounds
 from .metrics import HEADLINE, METRICS, SEGMENT_METRICS
 from .output import CSV, fmt, fmt_p, write_atomically
@@ -107,8 +108,9 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     metrics = list(HEADLINE if metrics is None else metrics) or list(HEADLINE)
     columns = min(columns, len(metrics))
     rows = math.ceil(len(metrics) / columns)
-    fig = Figure(figsize=(4.6 * columns, 3.0 * rows + 0.9), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    fig = Figure(figsize=(4.6 * columns, 3.0 * rows + 0.9))
+    grid = panel_grid(fig, rows, columns)
+    axes = grid.ravel()
     ts = results.timeseries
     steps = np.arange(1, results.steps + 1)
     from .theory.compare import overlay_metric
@@ -131,10 +133,11 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
         ax.set_visible(False)
     for ax in axes[max(0, len(metrics) - columns):len(metrics)]:
         ax.set_xlabel("step")
+    fit_y_labels(fig, grid)
     handles.append(Patch(color="0.92", label="summary window"))
     _legend_below(fig, handles)
-    fig.suptitle(f"{results.scenario.name}: mean of {results.replications} replications "
-                 f"with 95% CI (where 2 or more have a value); dashed: theory")
+    _suptitle(fig, f"{results.scenario.name}: mean of {results.replications} replications "
+              f"with 95% CI (where 2 or more have a value); dashed: theory")
     return fig
 
 
@@ -147,9 +150,8 @@ def plot_segments(results: Results, metrics=SEGMENT_PLOT) -> Figure:
     seg = results.segment_timeseries
     metrics = [m for m in metrics if m in SEGMENT_METRICS]
     arms = list(results.arm_names)
-    fig = Figure(figsize=(3.4 * len(arms) + 0.8, 2.5 * len(metrics) + 1.2),
-                 layout="constrained")
-    axes = fig.subplots(len(metrics), len(arms), squeeze=False, sharex=True, sharey="row")
+    fig = Figure(figsize=(3.4 * len(arms) + 0.8, 2.5 * len(metrics) + 1.2))
+    axes = panel_grid(fig, len(metrics), len(arms), hgap=0.38, sharex=True, sharey="row")
     names = list(dict.fromkeys(seg["segment"]))
     colors = dict(zip(names, _colors(len(names)), strict=True))
     steps = np.arange(1, results.steps + 1)
@@ -166,28 +168,45 @@ def plot_segments(results: Results, metrics=SEGMENT_PLOT) -> Figure:
                 (line,) = ax.plot(steps, mean, color=colors[segment], lw=1.4, label=segment)
                 ax.fill_between(steps, low, high, color=colors[segment], alpha=0.2, lw=0)
                 shown.setdefault(segment, line)
-            _axes_for(ax, metric, results.steps, label=c == 0)
-            ax.set_title(f"{arm}: {metric}", fontsize="medium")
+            _axes_for(ax, metric, results.steps, label=c == 0, title=f"{arm}: {metric}",
+                      fontsize="medium")
         axes[-1, c].set_xlabel("step")
+    fit_y_labels(fig, axes)
     _legend_below(fig, list(shown.values()))
-    fig.suptitle(f"{results.scenario.name}: per buyer segment, mean of "
-                 f"{results.replications} replications with 95% CI")
+    _suptitle(fig, f"{results.scenario.name}: per buyer segment, mean of "
+              f"{results.replications} replications with 95% CI")
     return fig
 
 
-def _axes_for(ax, metric: str, steps: int, label: bool = True) -> None:
-    """Title, y label with the metric's unit, limits and grid of one metric's panel."""
-    ax.set_title(metric)
+def _axes_for(ax, metric: str, steps: int, label: bool = True, title: str | None = None,
+              **title_options) -> None:
+    """Title, y label with the metric's unit, limits, whole-step x ticks and grid of one
+    metric's panel.
+
+    The title sits at the top of the panel (y=1): matplotlib would otherwise measure the
+    panel's tick labels once more at every draw to see whether something is in its way,
+    and nothing is (the x ticks are at the bottom).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(metric if title is None else title, y=1.0, **title_options)
     if label:
         ax.set_ylabel(axis_label(metric), fontsize="small")
     ax.set_xlim(1, steps)
+    # matplotlib's default locator, but steps are whole numbers: no tick at step 1.2
+    ax.xaxis.set_major_locator(MaxNLocator("auto", steps=[1, 2, 2.5, 5, 10], integer=True))
     ax.grid(alpha=0.3)
 
 
 def _legend_below(fig: Figure, handles: list) -> None:
     """One legend for the figure, under the panels: never on the lines."""
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5),
-               fontsize="small", frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5),
+               fontsize="small", frameon=False, borderaxespad=0.3)
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """The figure's title, a fixed distance (0.1 in) below its top edge."""
+    fig.suptitle(text, y=1 - 0.1 / fig.get_figheight(), va="top")
 
 
 # -- text -----------------------------------------------------------------------------------
