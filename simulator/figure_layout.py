@@ -18,6 +18,8 @@ import numpy as np
 TICKS = 7 / 72
 Y_LABEL = 0.2
 GAP = 0.1
+#: Height (inches) of an x tick label's line: DejaVu Sans' ascent plus descent, 1 em of 10 pt.
+X_TICK_LABEL = 10 / 72
 
 
 def panel_grid(fig, rows: int, columns: int, *, top: float = 0.58, bottom: float = 0.8,
@@ -36,26 +38,31 @@ def panel_grid(fig, rows: int, columns: int, *, top: float = 0.58, bottom: float
 
 def fit_y_labels(fig, axes: np.ndarray) -> None:
     """Set the left margin, and the gap between columns, to the room the widest y tick
-    labels and y labels of the panels need (`axes`: the grid from `panel_grid`)."""
+    labels and y labels of the panels need (`axes`: the grid from `panel_grid`), and pin
+    the axis labels next to the tick labels.
+
+    Pinned, the labels need no measuring at draw time: matplotlib would otherwise compute
+    every tick label's box once more for each axis to place its label.
+    """
     rows, columns = axes.shape
-    need = np.zeros(columns)
-    for (_, c), ax in np.ndenumerate(axes):
-        if ax.get_visible():
-            need[c] = max(need[c], _room_left_of(ax))
-    width = fig.get_figwidth()
+    labels = np.zeros(axes.shape)
+    for (r, c), ax in np.ndenumerate(axes):
+        if ax.get_visible() and ax.yaxis.get_tick_params()["labelleft"]:
+            labels[r, c] = _widest_label(ax.yaxis)  # 0 for inner panels sharing y
+    need = labels.max(axis=0) + TICKS + GAP
+    need += [Y_LABEL if any(ax.get_ylabel() for ax in axes[:, c]) else 0.0
+             for c in range(columns)]
+    width, height = fig.get_size_inches()
     params = fig.subplotpars
     left = need[0]
     wgap = need[1:].max(initial=0.0)
     panel_w = (width * params.right - left - (columns - 1) * wgap) / columns
     fig.subplots_adjust(left=left / width, wspace=wgap / panel_w)
-
-
-def _room_left_of(ax) -> float:
-    """Inches a panel needs left of its frame: y tick labels, ticks, y label, a gap."""
-    room = GAP + (Y_LABEL if ax.get_ylabel() else 0.0)
-    if not ax.yaxis.get_tick_params()["labelleft"]:  # e.g. inner panels sharing y
-        return room + TICKS
-    return room + TICKS + _widest_label(ax.yaxis)
+    panel_h = height * (params.top - params.bottom) / (rows + (rows - 1) * params.hspace)
+    for (r, c), ax in np.ndenumerate(axes):
+        pad = ax.yaxis.labelpad / 72
+        ax.yaxis.set_label_coords(-(TICKS + labels[r, c] + pad) / panel_w, 0.5)
+        ax.xaxis.set_label_coords(0.5, -(TICKS + X_TICK_LABEL + pad) / panel_h)
 
 
 def _widest_label(axis) -> float:
