@@ -229,9 +229,20 @@ def _cell(row, replications: int, window: int = 0) -> str:
     return f"{fmt(ci.mean)} [{fmt(ci.ci_low)}, {fmt(ci.ci_high)}]{few}"
 
 
-def _lookup(frame, arm: str, metric: str, segment: str = ALL):
-    return frame.loc[(frame["arm"] == arm) & (frame["segment"] == segment)
-                     & (frame["metric"] == metric)].iloc[0]
+class _Rows:
+    """A summary or comparison frame's rows by (arm, segment, metric), the first of each:
+    a dictionary look-up per table cell instead of three string comparisons over the
+    whole frame (which took most of report.md's time)."""
+
+    def __init__(self, frame):
+        self.frame = frame
+        self.at: dict[tuple, int] = {}
+        keys = zip(frame["arm"], frame["segment"], frame["metric"], strict=True)
+        for i, key in enumerate(keys):
+            self.at.setdefault(key, i)
+
+    def __call__(self, arm: str, metric: str, segment: str = ALL):
+        return self.frame.iloc[self.at[(arm, segment, metric)]]
 
 
 def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
@@ -240,7 +251,8 @@ def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
     early = summary is not None and summary is results.early_summary
     window = results.early_steps if early else results.window_steps
     summary = results.summary if summary is None else summary
-    rows = [[arm] + [_cell(_lookup(summary, arm, m), results.replications, window)
+    lookup = _Rows(summary)
+    rows = [[arm] + [_cell(lookup(arm, m), results.replications, window)
                      for m in metrics]
             for arm in results.arm_names]
     return _table(["arm", *metrics], rows, markdown)
@@ -248,7 +260,8 @@ def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
 
 def segment_lines(results: Results, metrics=HEADLINE, markdown: bool = False) -> list[str]:
     """(arm, segment) as rows, metrics as columns: mean [95% CI] of the window means."""
-    rows = [[arm, segment] + [_cell(_lookup(results.summary, arm, m, segment),
+    lookup = _Rows(results.summary)
+    rows = [[arm, segment] + [_cell(lookup(arm, m, segment),
                                     results.replications, results.window_steps)
                               for m in metrics]
             for arm in results.arm_names for segment in results.segment_names[arm]]
@@ -259,12 +272,13 @@ def comparison_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
                      comparison=None) -> list[str]:
     """Each arm minus the baseline: paired difference [95% CI], p-value, effect size d_z."""
     comparison = results.comparison if comparison is None else comparison
+    lookup = _Rows(comparison)
     rows = []
     for arm in results.arm_names:
         if arm == results.baseline:
             continue
         for m in metrics:
-            c = _lookup(comparison, arm, m)
+            c = lookup(arm, m)
             if math.isnan(c["diff"]):  # no replication where both arms have a value
                 diff = "no trade in an arm" if m == "price" else "no value"
             else:
@@ -365,7 +379,8 @@ def report_markdown(results: Results) -> str:
     if constants:
         lines += ["Constant in every arm and step (not plotted): "
                   + ", ".join(f"{m} = {fmt(v)}" for m, v in constants.items()) + ".", ""]
-    rows = [[m] + [_cell(_lookup(results.summary, arm, m), results.replications,
+    lookup = _Rows(results.summary)
+    rows = [[m] + [_cell(lookup(arm, m), results.replications,
                           results.window_steps)
                    for arm in results.arm_names]
             for m in METRICS]
