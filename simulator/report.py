@@ -109,28 +109,26 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     columns = min(columns, len(metrics))
     rows = math.ceil(len(metrics) / columns)
     fig = Figure(figsize=(4.6 * columns, 3.0 * rows + 0.9))
-    grid = panel_grid(fig, rows, columns)
-    axes = grid.ravel()
+    grid = panel_grid(fig, rows, columns, count=len(metrics))
+    axes = grid.ravel()[:len(metrics)]
     ts = results.timeseries
     steps = np.arange(1, results.steps + 1)
     from .theory.compare import overlay_metric
 
     window_start = results.steps - window_steps(results.steps, results.window) + 0.5
     colors = _colors(len(results.arm_names))
+    by_arm = {arm: ts.loc[ts["arm"] == arm] for arm in results.arm_names}
     handles = []
     for ax, metric in zip(axes, metrics, strict=False):
         handles = []
         for arm, color in zip(results.arm_names, colors, strict=True):
-            runs = ts.loc[ts["arm"] == arm].pivot(index="replication", columns="step",
-                                                  values=metric)
+            runs = by_arm[arm].pivot(index="replication", columns="step", values=metric)
             mean, low, high = band(runs.to_numpy(dtype=float), bounds=bounds(metric))
             handles += ax.plot(steps, mean, color=color, lw=1.6, label=arm)
             ax.fill_between(steps, low, high, color=color, alpha=0.22, lw=0)
             overlay_metric(ax, results, metric, arm, color)  # theory's level, dashed, labelled
         ax.axvspan(window_start, results.steps + 0.5, color="0.92", zorder=0, lw=0)
         _axes_for(ax, metric, results.steps)
-    for ax in axes[len(metrics):]:
-        ax.set_visible(False)
     for ax in axes[max(0, len(metrics) - columns):len(metrics)]:
         ax.set_xlabel("step")
     fit_y_labels(fig, grid)
