@@ -19,10 +19,15 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+import ipyvuetify as v
 import pytest
+import solara
 
+from simulator.viz.app import Page, TwinPage
 from simulator.viz.charts import CHARTS
 from simulator.viz.controls import CHOICES, SLIDERS, mechanism_switches
+from simulator.viz.server import warm_up
+from simulator.viz.setup import setup_from_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -114,22 +119,66 @@ def servers(chromium):
         assert "infogap viz: stopped" in "".join(server.output)
 
 
-#: True once every status line names the step and the first image (the market view) changed.
+#: Marks the time of the next click in the page, and what every picture showed before it.
+BEFORE_STEP = """() => {
+    window.infogapBefore = Array.from(document.querySelectorAll(
+        'main img, .solara-content-main img'), e => e.src);
+    window.infogapClickAt = null;
+    document.addEventListener('click', () => { window.infogapClickAt = performance.now(); },
+                              {capture: true, once: true});
+}"""
+
+#: The milliseconds from that click until every status line names the step and every
+#: picture is a new, decoded image (false until then).
 STEP_SHOWN = """want => {
     const lines = Array.from(document.querySelectorAll('.infogap-market-line'), e => e.innerText);
     if (!lines.length || !lines.every(t => t.includes(want))) return false;
-    const img = document.querySelector('main img, .solara-content-main img');
-    return img !== null && img.src !== window.infogapBefore[0];
+    const imgs = Array.from(document.querySelectorAll('main img, .solara-content-main img'));
+    const before = window.infogapBefore;
+    if (imgs.length !== before.length) return false;
+    if (!imgs.every((img, i) => img.src !== before[i] && img.complete && img.naturalWidth > 0))
+        return false;
+    return performance.now() - window.infogapClickAt;
 }"""
 
 
-def report_step_times(capsys, page: str, seconds: list[float]) -> None:
-    """Print how long each Step took to show (no assertion: speed targets live in
-    benchmarks/), past pytest's capture so the log of `make test` has it."""
-    shown = ", ".join(f"{s:.2f}" for s in seconds)
+def report_step_times(capsys, page: str, seconds: list[float], where: str = "browser",
+                      what: str = "from the click on Step to every picture redrawn") -> None:
+    """Print how long each Step took (no assertion: speed targets live in benchmarks/),
+    past pytest's capture so the log of `make test` has it. Step 1 also loads the
+    compiled kernels from numba's cache."""
+    shown = ", ".join(f"{s:.3f}" for s in seconds)
     with capsys.disabled():
-        print(f"\nbrowser: {page} page, seconds from Step to the redrawn page, steps "
-              f"1-{len(seconds)}: {shown} (load {os.getloadavg()[0]:.2f})")
+        print(f"\n{where}: {page} page, seconds {what}, steps 1-{len(seconds)}: {shown} "
+              f"(load {os.getloadavg()[0]:.2f})")
+
+
+@solara.component
+def _InLayout(page):
+    """The page inside an AppLayout, as the server shows it."""
+    with solara.AppLayout() as layout:
+        page()
+    return layout
+
+
+def server_step_times(page, steps: int) -> list[float]:
+    """Seconds each Step takes in this process, without a browser: Mesa's controller
+    steps the model, then Solara renders the page and its pictures (all a server does
+    for a Step but send the changed widgets). Like the server, it first loads the
+    compiled kernels (`warm_up`)."""
+    warm_up(setup_from_env(twin=page is TwinPage))
+    _box, rc = solara.render(_InLayout(page), handle_error=False)
+    step = rc.find(v.Btn, children=["Step"]).widget
+    seconds = []
+    for n in range(1, steps + 1):
+        start = time.perf_counter()
+        step.click()
+        seconds.append(time.perf_counter() - start)
+        [tiles] = [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets
+                   if "infogap-tiles" in (w.attributes or {}).get("class", "")]
+        assert tiles.count(f"<b>step {n}</b>") == tiles.count("infogap-market-line") > 0
+    rc.close()
+    return seconds
 
 
 class Watch:
@@ -169,15 +218,13 @@ class Watch:
         self.wait_until(lambda: all(f"step {n}:" in s for s in self.status()), f"step {n}")
 
     def timed_step(self, n: int) -> float:
-        """Seconds from a click on Step until the page shows step n: the status line says so
-        and the market view (titled with the step) is a new image. Solara sends one render's
-        widget updates together, so the charts arrive with them."""
-        self.page.evaluate("() => { window.infogapBefore = Array.from(document.querySelectorAll("
-                           "'main img, .solara-content-main img'), e => e.src); }")
-        start = time.perf_counter()
+        """Seconds from the click on Step (as the page saw it) until the page shows step n:
+        the status lines say so and every picture is new and decoded. (Playwright's
+        click itself, before the page sees it, is not counted.)"""
+        self.page.evaluate(BEFORE_STEP)
         self.page.get_by_role("button", name="Step").click()
-        self.page.wait_for_function(STEP_SHOWN, arg=f"step {n}:", polling="raf")
-        return time.perf_counter() - start
+        shown = self.page.wait_for_function(STEP_SHOWN, arg=f"step {n}:", polling="raf")
+        return shown.json_value() / 1000
 
     def status(self) -> list[str]:
         return self.page.locator(".infogap-market-line").all_inner_texts()
@@ -221,9 +268,11 @@ def test_single_page_renders_steps_and_resets_with_a_new_regime(chromium, server
     values = page.locator(".infogap-slider-value").all_inner_texts()
     assert values[-len(SLIDERS):] == ["200", "100", "2.25", "0.15"]  # lemons.toml's market
 
-    report_step_times(capsys, "single", [watch.timed_step(n) for n in (1, 2, 3)])
+    report_step_times(capsys, "single", [watch.timed_step(n) for n in range(1, 6)])
+    report_step_times(capsys, "single", server_step_times(Page, 5), "server",
+                      "from Step to the rendered page (no browser)")
     watch.wait_until(lambda: watch.all_redrawn(before), "every chart to redraw")
-    watch.wait_until(lambda: "step 3" in watch.status()[0], "the status line")
+    watch.wait_until(lambda: "step 5" in watch.status()[0], "the status line")
     assert "information asymmetric" in watch.status()[0]
 
     page.locator(".v-select").filter(has_text="Information regime").click()
@@ -260,8 +309,10 @@ def test_twin_page_steps_both_arms_in_lockstep(chromium, servers, capsys):
     assert page.locator(".infogap-intro").inner_text().startswith(
         "lemons: asymmetric vs transparent")
 
-    report_step_times(capsys, "twin", [watch.timed_step(n) for n in (1, 2, 3)])
-    watch.wait_until(lambda: all("step 3" in s for s in watch.status()), "both arms to step")
+    report_step_times(capsys, "twin", [watch.timed_step(n) for n in range(1, 6)])
+    report_step_times(capsys, "twin", server_step_times(TwinPage, 5), "server",
+                      "from Step to the rendered page (no browser)")
+    watch.wait_until(lambda: all("step 5" in s for s in watch.status()), "both arms to step")
     left, right = watch.status()
     assert left.startswith("asymmetric") and right.startswith("transparent")
     assert "information = asymmetric" in left and "information = transparent" in right

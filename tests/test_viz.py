@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import io
+import base64
+import re
 import socket
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import ipyvuetify as v
-import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import pytest
 import solara
-from PIL import Image
 
 from simulator.cli import main
 from simulator.errors import UserError
@@ -20,10 +20,11 @@ from simulator.params import INFORMATION_REGIMES, MarketParams, iter_fields
 from simulator.runner import replication_seeds, run_one
 from simulator.scenario import Scenario
 from simulator.viz.app import Page, TwinPage, initial_kwargs, single_params, twin_params
-from simulator.viz.charts import CHARTS, LiveChart, draw_metric
+from simulator.viz.charts import CHARTS, draw_metric, y_limits
 from simulator.viz.controls import SEED, model_params, name_of, overrides, parse_seed
 from simulator.viz.live import LiveMarket, TwinMarket, markets_of
-from simulator.viz.market_view import LiveMarketView, draw_market, market_marks
+from simulator.viz.market_view import draw_market, market_marks
+from simulator.viz.server import warm_up
 from simulator.viz.setup import ENV_ARMS, ENV_SCENARIO, make_setup
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +86,7 @@ def test_control_values_become_dotted_overrides_and_mistakes_are_user_errors():
 # ------------------------------------------------------------------ models
 def test_the_page_at_its_defaults_replays_replication_zero_of_infogap_run(tiny):
     setup = make_setup(tiny.path)
+    warm_up(make_setup(tiny.path, twin=True))  # what the server does first changes nothing
     model = LiveMarket(**initial_kwargs(single_params(setup)))
     assert model.params == tiny.arms["asymmetric"] and model.arm == "asymmetric"
     for _ in range(25):
@@ -178,25 +180,51 @@ def test_market_marks_group_a_large_market_and_conserve_counts(tiny):
     assert np.isclose((marks.buyer_trust * marks.buyer_count).sum(), trust.sum())
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _svg(text: str) -> ET.Element:
+    """A picture of the page, parsed (it must be well-formed SVG)."""
+    root = ET.fromstring(text)
+    assert root.tag == f"{SVG}svg"
+    return root
+
+
+def _group(root: ET.Element, css_class: str) -> list[ET.Element]:
+    """The children of the group of this class."""
+    groups = [g for g in root.iter(f"{SVG}g") if g.get("class") == css_class]
+    assert len(groups) == 1, css_class
+    return list(groups[0])
+
+
+def _numbers(path_data: str) -> np.ndarray:
+    """The (x, y) points of an SVG path made of M and L commands."""
+    return np.array([float(v) for v in re.findall(r"-?[\d.]+", path_data)]).reshape(-1, 2)
+
+
 def test_market_view_draws_one_point_per_mark(tiny):
     marks = market_marks(_stepped(tiny).snapshot())
-    fig = draw_market(marks, "t")
-    ax = fig.axes[0]
-    points = sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_sizes")
-                 and c.get_offsets().ndim == 2 and len(c.get_sizes()))
-    assert points == len(marks.seller_quality) + len(marks.buyer_trust)
-    assert ax.get_title() == "t"
+    view = _svg(draw_market(marks, "t"))
+    sellers, buyers = _group(view, "sellers"), _group(view, "buyers")
+    assert len(sellers) + len(buyers) == len(marks.seller_quality) + len(marks.buyer_trust)
+    assert len(sellers) == len(marks.seller_quality) and len(buyers) == len(marks.buyer_trust)
+    hollow = sum(c.get("fill") == "none" for c in sellers)
+    assert hollow == (marks.seller_offering < 0.5).sum()
+    assert len(_group(view, "links")) == len(marks.links)
+    assert [t.text for t in view.iter(f"{SVG}text") if t.get("class") == "title"] == ["t"]
 
 
 def test_metric_chart_draws_a_line_per_arm_with_gaps_where_nothing_traded():
     a = pd.Series([0.5, np.nan, 0.4], index=[1, 2, 3])
     b = pd.Series([0.7, 0.7, 0.8], index=[1, 2, 3])
-    ax = draw_metric("price", [("left", a), ("right", b)]).axes[0]
-    lines = ax.get_lines()
-    assert [line.get_label() for line in lines] == ["left", "right"]
-    assert np.isnan(lines[0].get_ydata()[1])
-    assert ax.get_legend() is not None
-    assert draw_metric("trust", [("x", b)]).axes[0].get_ylim() == (-0.02, 1.02)
+    chart = _svg(draw_metric("price", [("left", a), ("right", b)]))
+    lines = [p for p in chart.iter(f"{SVG}path") if p.get("class") == "arm"]
+    assert [line.get("data-arm") for line in lines] == ["left", "right"]
+    left, right = (line.get("d") for line in lines)
+    assert left.count("M") == 2 and "L" not in left  # no line across step 2 (no trade)
+    assert right.count("M") == 1 and right.count("L") == 2
+    assert len(_group(chart, "legend")) > 0
+    assert y_limits("trust", [("x", b)]) == (-0.02, 1.02)
 
 
 # ------------------------------------------------------------------- setup
@@ -262,9 +290,16 @@ def _render(page, monkeypatch, path, arms=""):
 
 
 def _html(rc, css_class: str) -> list[str]:
-    """The inner HTML of every HTML widget of this CSS class, in page order."""
-    return [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets
-            if css_class in (w.attributes or {}).get("class", "").split()]
+    """The inner HTML of every HTML widget of this CSS class, and of every element of
+    this class inside an HTML widget (the tiles are one widget), in page order."""
+    found = []
+    for widget in rc.find(solara.widgets.HTML).widgets:
+        if css_class in (widget.attributes or {}).get("class", "").split():
+            found.append(widget.unsafe_innerHTML)
+        else:
+            found += [m.group(2) for m in re.finditer(
+                rf'<(\w+) class="{css_class}"[^>]*>(.*?)</\1>', widget.unsafe_innerHTML)]
+    return found
 
 
 def _status(rc) -> list[str]:
@@ -272,7 +307,10 @@ def _status(rc) -> list[str]:
 
 
 def _images(rc) -> list[bytes]:
-    return [w.value for w in rc.find(widgets.Image).widgets]
+    """Every picture on the page (the SVG documents inside the images' data URLs)."""
+    sources = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"',
+                         "".join(_html(rc, "infogap-tiles")))
+    return [base64.b64decode(source) for source in sources]
 
 
 def test_page_renders_controls_and_charts_and_steps_and_resets(monkeypatch, scenario_file):
@@ -299,6 +337,7 @@ def test_page_renders_controls_and_charts_and_steps_and_resets(monkeypatch, scen
     assert "<b>step 3</b>" in _status(rc)[0]
     after = _images(rc)
     assert all(x != y for x, y in zip(before, after, strict=True))
+    assert all(picture.startswith(b"<svg") for picture in after)
     assert "step 3" in _status(rc)[0]
 
     rc.find(v.Select, label="Information regime").widget.v_model = "transparent"
@@ -349,35 +388,49 @@ def test_every_shipped_scenario_opens_on_both_pages(path):
     assert single.params == setup.scenario.arms[setup.scenario.baseline]
 
 
-def _pixels(fig) -> np.ndarray:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())))
-
-
 @pytest.mark.parametrize("names", [["left"], ["left", "right"]])
-def test_a_live_chart_kept_across_steps_draws_what_a_new_one_would(names):
+def test_a_chart_follows_its_data_step_after_step(names):
     rng = np.random.default_rng(1)
     data = {"left": rng.uniform(50, 120, 64), "right": rng.uniform(0, 3, 64)}
     data["left"][3:6] = np.nan    # gaps (no trade)
     data["left"][40:] /= 20       # the y axis must shrink again
     for metric in ("price", "trust"):
-        live = LiveChart(metric)
         for n in (0, 2, 12, 60, 61):   # markers go at 61 points
             series = [(k, pd.Series(data[k][:n], index=pd.RangeIndex(1, n + 1, name="step")))
                       for k in names]
-            assert np.array_equal(_pixels(live.draw(series)),
-                                  _pixels(draw_metric(metric, series))), (metric, n)
-        assert len(live.figure.axes[0].lines) == len(names)
+            chart = _svg(draw_metric(metric, series))
+            frame = [r for r in chart.iter(f"{SVG}rect") if r.get("fill") == "none"][-1]
+            x, y, w, h = (float(frame.get(k)) for k in ("x", "y", "width", "height"))
+            lines = [p for p in chart.iter(f"{SVG}path") if p.get("class") == "arm"]
+            assert len(lines) == len(names), (metric, n)
+            finite = sum(int(np.isfinite(data[k][:n]).sum()) for k in names)
+            points = np.concatenate([_numbers(p.get("d")) for p in lines] + [np.zeros((0, 2))])
+            assert len(points) == finite, (metric, n)
+            if metric == "price":  # scaled to the data: it spans the plot's height
+                inside = (points[:, 0] >= x) & (points[:, 0] <= x + w) & \
+                    (points[:, 1] >= y) & (points[:, 1] <= y + h)
+                assert inside.all(), (metric, n)
+                if finite:  # the highest value near the top
+                    assert points[:, 1].min() - y < 0.06 * h, (metric, n)
+            plotted = [c for g in chart.iter(f"{SVG}g") if g.get("clip-path")
+                       for c in g.iter(f"{SVG}circle")]
+            assert len(plotted) == (finite if n <= 60 else 0), (metric, n)
+    low, high = y_limits("price", [("left", pd.Series(data["left"][40:]))])
+    assert low == 0 and high < 120 / 20 * 1.1   # the axis follows the data down
 
 
-def test_a_live_market_view_kept_across_steps_draws_what_a_new_one_would(tiny):
+def test_the_market_view_follows_the_market_step_after_step(tiny):
     model = LiveMarket(tiny.arms["asymmetric"], seed=1, buyers=400, sellers=30)
     q = model.params.quality
-    live = LiveMarketView((q.low, q.high))
     for step in range(4):
         if step:
             model.step()
         marks, title = market_marks(model.snapshot()), f"step {model.steps}"
-        assert np.array_equal(_pixels(live.draw(marks, title)),
-                              _pixels(draw_market(marks, title, (q.low, q.high)))), step
+        view = draw_market(marks, title, (q.low, q.high))
+        assert view == draw_market(marks, title, (q.low, q.high))  # only the market counts
+        root = _svg(view)
+        assert len(_group(root, "sellers")) == len(marks.seller_quality) == 30
+        assert len(_group(root, "buyers")) == len(marks.buyer_trust)
+        assert len(_group(root, "links")) == len(marks.links)
+        assert sum(len(t.text or "") for t in root.iter(f"{SVG}text") if t.get("class") ==
+                   "title") == len(title)

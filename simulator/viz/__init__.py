@@ -2,7 +2,7 @@
 
 `controls` turns a scenario arm into Mesa `model_params`, `live` holds the
 models the page steps (one arm, or two arms in lockstep), `market_view` and
-`charts` draw them with matplotlib (which renders offline, unlike Altair),
+`charts` draw them as SVG (`svg.py`: it renders offline, unlike Altair),
 `page` is the frame (controls, what is shown, tiles), `app` assembles the one-arm and
 twin pages, and `server` serves them on loopback.
 Nothing here imports solara at package import time, so `infogap run` stays fast.

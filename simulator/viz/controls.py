@@ -11,6 +11,7 @@ page by themselves.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from ..errors import UserError
@@ -56,6 +57,11 @@ def get_dotted(params: MarketParams, key: str) -> Any:
 
 def mechanism_switches() -> dict[str, str]:
     """Every on/off switch of the parameter tree (`X.enabled`) -> a label from its table."""
+    return dict(_switches())  # a copy: the answer is read on every redraw, and cached
+
+
+@functools.cache
+def _switches() -> dict[str, str]:
     docs = {f.name: f.metadata.get("doc", f.name) for f in dataclasses.fields(MarketParams)}
     switches = {}
     for key, kind, _default, _meta in iter_fields(MarketParams):

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.cm import ScalarMappable
-from matplotlib.collections import LineCollection
+from matplotlib import colormaps
 from matplotlib.colors import Normalize
-from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .svg import colours, document, lines_of_text, num, text, tick_labels
 
 #: Most marks drawn per row; more agents than this are grouped into runs.
 MAX_SELLER_MARKS = 150
@@ -24,6 +25,14 @@ MAX_BUYER_MARKS = 300
 
 QUALITY_CMAP = "viridis"
 TRUST_CMAP = "RdYlGn"
+
+#: Pixel size of the view, the drawing area's edges as shares of it (left, right, top,
+#: bottom), and its vertical data range (buyers at 0, sellers at 1, notes beyond).
+WIDTH, HEIGHT = 640, 390
+EDGES = (0.01, 0.99, 0.07, 0.99)
+Y_RANGE = (-0.6, 1.6)
+PX = 100 / 72  # pixels per point (sizes below are in points, as in print)
+KEY_TICKS = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
 
 
 @dataclass
@@ -103,40 +112,70 @@ def _mean(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     return _sum(values, groups, n) / np.maximum(np.bincount(groups, minlength=n), 1)
 
 
-def draw_market(marks: Marks, title: str, quality_range: tuple[float, float] = (0.0, 1.0),
-                figure: Figure | None = None) -> Figure:
-    """The market view as a matplotlib figure (drawn off-screen, no pyplot)."""
-    fig, ax, keys = _new_view(quality_range, figure)
-    _draw_marks(ax, marks, title, *keys)
-    return fig
-
-
-class LiveMarketView:
-    """The market view kept from one step to the next: the axes and colour keys are made
-    once, each step redraws only the marks, links, notes and title (the same picture as
-    `draw_market`'s; a test holds the pixels equal)."""
-
-    def __init__(self, quality_range: tuple[float, float] = (0.0, 1.0)):
-        self.figure, self._ax, self._keys = _new_view(quality_range)
-
-    def draw(self, marks: Marks, title: str) -> Figure:
-        for artist in [*self._ax.collections, *self._ax.texts]:
-            artist.remove()
-        _draw_marks(self._ax, marks, title, *self._keys)
-        return self.figure
-
-
-def _new_view(quality_range: tuple[float, float], figure: Figure | None = None):
-    """The figure, its axes and its two colour keys (seller quality on top, buyer trust
-    below) as (quality norm, quality colormap, trust norm, trust colormap)."""
-    # A fixed layout: constrained layout would double the time each live frame takes.
-    fig = figure or Figure(figsize=(6.4, 3.9))
-    ax = fig.subplots()
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.93, bottom=0.01)
+def draw_market(marks: Marks, title: str, quality_range: tuple[float, float] = (0.0, 1.0)) -> str:
+    """The market view as an SVG document."""
     quality_norm, trust_norm = _norms(quality_range)
-    quality_cmap = _colour_key(ax, quality_norm, QUALITY_CMAP, "seller true quality", top=True)
-    trust_cmap = _colour_key(ax, trust_norm, TRUST_CMAP, "buyer trust", top=False)
-    return fig, ax, (quality_norm, quality_cmap, trust_norm, trust_cmap)
+    quality_cmap, trust_cmap = colormaps[QUALITY_CMAP], colormaps[TRUST_CMAP]
+    left, right, top, bottom = (EDGES[0] * WIDTH, EDGES[1] * WIDTH, EDGES[2] * HEIGHT,
+                                EDGES[3] * HEIGHT)
+
+    def px(x):
+        return left + np.asarray(x, dtype=float) * (right - left)
+
+    def py(y):
+        return bottom - (np.asarray(y, dtype=float) - Y_RANGE[0]) / (
+            Y_RANGE[1] - Y_RANGE[0]) * (bottom - top)
+
+    n_s, n_b = len(marks.seller_quality), len(marks.buyer_trust)
+    sx = px((np.arange(n_s) + 0.5) / max(n_s, 1))
+    bx = px((np.arange(n_b) + 0.5) / max(n_b, 1))
+    seller_y, buyer_y = float(py(1.0)), float(py(0.0))
+    seller_colours = colours(quality_cmap(quality_norm(marks.seller_quality)))
+    body = []
+
+    b, s, count = marks.links.T
+    if len(count):
+        widths = PX * (0.5 + 2.5 * count / count.max() if count.max() > 1
+                       else np.full(len(count), 0.7))
+    else:
+        widths = np.zeros(0)
+    body.append('<g class="links" stroke-opacity="0.45">' + "".join(
+        f'<line x1="{num(bx[i])}" y1="{num(buyer_y)}" x2="{num(sx[j])}" '
+        f'y2="{num(seller_y)}" stroke="{seller_colours[j]}" stroke-width="{w:.2f}"/>'
+        for i, j, w in zip(b, s, widths, strict=True)) + "</g>")
+
+    peak = max(float(marks.seller_sales.max()) if n_s else 0.0, 1.0)
+    # Marker diameter (points) shrinks with crowding so that neighbours stay apart.
+    widest = float(np.clip(2.2 * 440 / max(n_s, 1), 5.0, 15.0))
+    area = (0.35 * widest) ** 2 + (widest**2 - (0.35 * widest) ** 2) * marks.seller_sales / peak
+    radii = PX * np.sqrt(area) / 2
+    sellers = ['<g class="sellers">']
+    for x, r, hue, offering in zip(sx, radii, seller_colours, marks.seller_offering >= 0.5,
+                                   strict=True):
+        paint = (f'fill="{hue}" stroke="black" stroke-width="{0.4 * PX:.2f}"' if offering
+                 else f'fill="none" stroke="{hue}" stroke-width="{PX:.2f}"')
+        sellers.append(f'<circle cx="{num(x)}" cy="{num(seller_y)}" r="{r:.2f}" {paint}/>')
+    body.append("".join(sellers) + "</g>")
+    side = PX * (10 ** 0.5 if n_b > 100 else 22 ** 0.5)
+    buyer_colours = colours(trust_cmap(trust_norm(marks.buyer_trust)))
+    body.append('<g class="buyers">' + "".join(
+        f'<rect x="{num(x - side / 2)}" y="{num(buyer_y - side / 2)}" width="{side:.2f}" '
+        f'height="{side:.2f}" fill="{hue}"/>' for x, hue in zip(bx, buyer_colours, strict=True))
+        + "</g>")
+
+    seller_note = ["sellers, sorted by true quality", "size = sales, hollow = not offering"]
+    if n_s and marks.seller_count.max() > 1:
+        seller_note[1] += f"; a mark = {marks.seller_count.max()} sellers"
+    buyer_note = ["buyers, coloured by trust", "a line = a purchase this step"]
+    if n_b and marks.buyer_count.max() > 1:
+        buyer_note[1] += f"; a mark = {marks.buyer_count.max()} buyers"
+    body.append(lines_of_text(left, float(py(1.22)), seller_note, 11, below=False))
+    body.append(lines_of_text(left, float(py(-0.22)), buyer_note, 11, below=True))
+    body.append(text(WIDTH / 2, top - 8, title, 14, "middle", extra=' class="title"'))
+    inner = (left, right, top, bottom)
+    body.append(_colour_key(inner, quality_norm, quality_cmap, "seller true quality", top=True))
+    body.append(_colour_key(inner, trust_norm, trust_cmap, "buyer trust", top=False))
+    return document(WIDTH, HEIGHT, body)
 
 
 def _norms(quality_range: tuple[float, float]) -> tuple[Normalize, Normalize]:
@@ -144,55 +183,26 @@ def _norms(quality_range: tuple[float, float]) -> tuple[Normalize, Normalize]:
     return Normalize(low, high if high > low else low + 1e-9), Normalize(0.0, 1.0)
 
 
-def _draw_marks(ax, marks: Marks, title: str, quality_norm, quality_cmap, trust_norm,
-                trust_cmap) -> None:
-    """Everything of the view that changes with the step."""
-    n_s, n_b = len(marks.seller_quality), len(marks.buyer_trust)
-    sx = (np.arange(n_s) + 0.5) / max(n_s, 1)
-    bx = (np.arange(n_b) + 0.5) / max(n_b, 1)
-    seller_colours = quality_cmap(quality_norm(marks.seller_quality))
-
-    if len(marks.links):
-        b, s, count = marks.links.T
-        segments = np.stack([np.column_stack([bx[b], np.zeros(len(b))]),
-                             np.column_stack([sx[s], np.ones(len(s))])], axis=1)
-        colours = seller_colours[s].copy()
-        colours[:, 3] = 0.45
-        widths = 0.5 + 2.5 * count / count.max() if count.max() > 1 else 0.7
-        ax.add_collection(LineCollection(segments, colors=colours, linewidths=widths,
-                                         zorder=1))
-
-    peak = max(float(marks.seller_sales.max()) if n_s else 0.0, 1.0)
-    # Marker diameter (points) shrinks with crowding so that neighbours stay apart.
-    widest = float(np.clip(2.2 * 440 / max(n_s, 1), 5.0, 15.0))
-    sizes = (0.35 * widest) ** 2 + (widest**2 - (0.35 * widest) ** 2) * marks.seller_sales / peak
-    offering = marks.seller_offering >= 0.5
-    ax.scatter(sx[offering], np.ones(offering.sum()), s=sizes[offering],
-               c=seller_colours[offering], edgecolors="black", linewidths=0.4, zorder=3)
-    ax.scatter(sx[~offering], np.ones((~offering).sum()), s=sizes[~offering],
-               facecolors="none", edgecolors=seller_colours[~offering], linewidths=1.0,
-               zorder=3)
-    ax.scatter(bx, np.zeros(n_b), s=10 if n_b > 100 else 22, marker="s",
-               c=trust_cmap(trust_norm(marks.buyer_trust)), edgecolors="none", zorder=3)
-
-    seller_note = "sellers, sorted by true quality\nsize = sales, hollow = not offering"
-    if n_s and marks.seller_count.max() > 1:
-        seller_note += f"; a mark = {marks.seller_count.max()} sellers"
-    buyer_note = "buyers, coloured by trust\na line = a purchase this step"
-    if n_b and marks.buyer_count.max() > 1:
-        buyer_note += f"; a mark = {marks.buyer_count.max()} buyers"
-    ax.text(0.0, 1.22, seller_note, fontsize=8, va="bottom", transform=ax.get_yaxis_transform())
-    ax.text(0.0, -0.22, buyer_note, fontsize=8, va="top", transform=ax.get_yaxis_transform())
-    ax.set_xlim(0, 1)
-    ax.set_ylim(-0.6, 1.6)
-    ax.set_axis_off()
-    ax.set_title(title, fontsize=10)
-
-
-def _colour_key(ax, norm: Normalize, cmap: str, label: str, top: bool):
-    """A small horizontal colour bar in a corner of the view; returns its colormap."""
-    inset = ax.inset_axes([0.62, 0.93 if top else 0.04, 0.36, 0.035])
-    bar = ax.figure.colorbar(ScalarMappable(norm, cmap), cax=inset, orientation="horizontal")
-    bar.ax.tick_params(labelsize=7, length=2, pad=1)
-    bar.ax.set_title(label, fontsize=8, pad=2)
-    return bar.cmap
+def _colour_key(inner: tuple[float, float, float, float], norm: Normalize, cmap, label: str,
+                top: bool) -> str:
+    """A small horizontal colour bar in a corner of the view (seller quality at the top
+    right, buyer trust at the bottom right), its ticks below and its label above."""
+    left, right, top_edge, bottom = inner
+    x, width = left + 0.62 * (right - left), 0.36 * (right - left)
+    height = 0.035 * (bottom - top_edge)
+    y = bottom - ((0.93 if top else 0.04) + 0.035) * (bottom - top_edge)
+    gradient = f"key-{'quality' if top else 'trust'}"
+    shares = np.linspace(0.0, 1.0, 17)
+    stops = "".join(f'<stop offset="{share:.4f}" stop-color="{hue}"/>'
+                    for share, hue in zip(shares, colours(cmap(shares)), strict=True))
+    ticks = np.array([t for t in KEY_TICKS.tick_values(norm.vmin, norm.vmax)
+                      if norm.vmin - 1e-9 <= t <= norm.vmax + 1e-9])
+    tick_x = x + (ticks - norm.vmin) / (norm.vmax - norm.vmin) * width
+    marks = "".join(f"M{num(t)} {num(y + height)}v{num(2 * PX)}" for t in tick_x)
+    labels = "".join(text(t, y + height + 2 * PX + 1, label_text, 9.7, "middle", "hanging")
+                     for t, label_text in zip(tick_x, tick_labels(ticks), strict=True))
+    return (f'<linearGradient id="{gradient}">{stops}</linearGradient>'
+            f'<rect x="{num(x)}" y="{num(y)}" width="{num(width)}" height="{num(height)}" '
+            f'fill="url(#{gradient})" stroke="black" stroke-width="0.6"/>'
+            f'<path d="{marks}" stroke="black" stroke-width="0.6"/>{labels}'
+            + text(x + width / 2, y - 2 * PX, label, 11, "middle"))

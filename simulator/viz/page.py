@@ -14,6 +14,7 @@ from typing import Any
 import solara
 from mesa.visualization.solara_viz import ModelController
 
+from .components import Tiles
 from .router_fix import fix_router_template
 
 #: Milliseconds between steps while playing, at first.
@@ -103,7 +104,7 @@ def Inputs(specs: dict[str, Any], values: solara.Reactive[dict]):
 def MarketPage(model, specs: dict[str, Any], tiles: list, title: str, intro):
     """The whole page for `model` (a Mesa model), with controls `specs` (Mesa `model_params`).
 
-    `tiles` are functions of the model that each draw one tile; `intro(model)` is the
+    `tiles` are functions of the model (and step counter) that each draw one tile; `intro(model)` is the
     HTML that says what the page shows (it follows the model across Resets).
     """
     fix_router_template()
@@ -127,6 +128,4 @@ def MarketPage(model, specs: dict[str, Any], tiles: list, title: str, intro):
             Inputs(specs, values)
     with solara.Column(gap="8px"):
         solara.HTML(tag="div", unsafe_innerHTML=intro(model.value), classes=["infogap-intro"])
-        with solara.GridFixed(columns=2, align_items="start"):
-            for tile in tiles:
-                tile(model.value)
+        Tiles(model.value, tiles)
