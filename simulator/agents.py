@@ -7,7 +7,7 @@ Use them to inspect a market the Mesa way (`model.agents_by_type[Buyer]`).
 
 from __future__ import annotations
 
-import mesa
+from .mesa_import import mesa
 
 
 class Seller(mesa.Agent):

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import mesa
 import numpy as np
 import pandas as pd
 
@@ -21,6 +20,7 @@ from . import kernels
 from . import metrics as metric_calc
 from .agents import Buyer, Seller
 from .market import MarketState
+from .mesa_import import mesa
 from .metrics import METRICS
 from .panel import BuyerPanel
 from .params import MarketParams

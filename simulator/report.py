@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.figure import Figure
 
+from .figure_layout import fit_y_labels, panel_grid
 from .measures import axis_label, bounds
 from .metrics import HEADLINE, METRICS, SEGMENT_METRICS
 from .output import CSV, fmt, fmt_p, write_atomically
@@ -107,34 +108,34 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     metrics = list(HEADLINE if metrics is None else metrics) or list(HEADLINE)
     columns = min(columns, len(metrics))
     rows = math.ceil(len(metrics) / columns)
-    fig = Figure(figsize=(4.6 * columns, 3.0 * rows + 0.9), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, columns, squeeze=False)).ravel()
+    fig = Figure(figsize=(4.6 * columns, 3.0 * rows + 0.9))
+    grid = panel_grid(fig, rows, columns, count=len(metrics))
+    axes = grid.ravel()[:len(metrics)]
     ts = results.timeseries
     steps = np.arange(1, results.steps + 1)
     from .theory.compare import overlay_metric
 
     window_start = results.steps - window_steps(results.steps, results.window) + 0.5
     colors = _colors(len(results.arm_names))
+    by_arm = {arm: ts.loc[ts["arm"] == arm] for arm in results.arm_names}
     handles = []
     for ax, metric in zip(axes, metrics, strict=False):
         handles = []
         for arm, color in zip(results.arm_names, colors, strict=True):
-            runs = ts.loc[ts["arm"] == arm].pivot(index="replication", columns="step",
-                                                  values=metric)
+            runs = by_arm[arm].pivot(index="replication", columns="step", values=metric)
             mean, low, high = band(runs.to_numpy(dtype=float), bounds=bounds(metric))
             handles += ax.plot(steps, mean, color=color, lw=1.6, label=arm)
             ax.fill_between(steps, low, high, color=color, alpha=0.22, lw=0)
             overlay_metric(ax, results, metric, arm, color)  # theory's level, dashed, labelled
         ax.axvspan(window_start, results.steps + 0.5, color="0.92", zorder=0, lw=0)
         _axes_for(ax, metric, results.steps)
-    for ax in axes[len(metrics):]:
-        ax.set_visible(False)
     for ax in axes[max(0, len(metrics) - columns):len(metrics)]:
         ax.set_xlabel("step")
+    fit_y_labels(fig, grid)
     handles.append(Patch(color="0.92", label="summary window"))
     _legend_below(fig, handles)
-    fig.suptitle(f"{results.scenario.name}: mean of {results.replications} replications "
-                 f"with 95% CI (where 2 or more have a value); dashed: theory")
+    _suptitle(fig, f"{results.scenario.name}: mean of {results.replications} replications "
+              f"with 95% CI (where 2 or more have a value); dashed: theory")
     return fig
 
 
@@ -147,9 +148,8 @@ def plot_segments(results: Results, metrics=SEGMENT_PLOT) -> Figure:
     seg = results.segment_timeseries
     metrics = [m for m in metrics if m in SEGMENT_METRICS]
     arms = list(results.arm_names)
-    fig = Figure(figsize=(3.4 * len(arms) + 0.8, 2.5 * len(metrics) + 1.2),
-                 layout="constrained")
-    axes = fig.subplots(len(metrics), len(arms), squeeze=False, sharex=True, sharey="row")
+    fig = Figure(figsize=(3.4 * len(arms) + 0.8, 2.5 * len(metrics) + 1.2))
+    axes = panel_grid(fig, len(metrics), len(arms), hgap=0.38, sharex=True, sharey="row")
     names = list(dict.fromkeys(seg["segment"]))
     colors = dict(zip(names, _colors(len(names)), strict=True))
     steps = np.arange(1, results.steps + 1)
@@ -166,28 +166,45 @@ def plot_segments(results: Results, metrics=SEGMENT_PLOT) -> Figure:
                 (line,) = ax.plot(steps, mean, color=colors[segment], lw=1.4, label=segment)
                 ax.fill_between(steps, low, high, color=colors[segment], alpha=0.2, lw=0)
                 shown.setdefault(segment, line)
-            _axes_for(ax, metric, results.steps, label=c == 0)
-            ax.set_title(f"{arm}: {metric}", fontsize="medium")
+            _axes_for(ax, metric, results.steps, label=c == 0, title=f"{arm}: {metric}",
+                      fontsize="medium")
         axes[-1, c].set_xlabel("step")
+    fit_y_labels(fig, axes)
     _legend_below(fig, list(shown.values()))
-    fig.suptitle(f"{results.scenario.name}: per buyer segment, mean of "
-                 f"{results.replications} replications with 95% CI")
+    _suptitle(fig, f"{results.scenario.name}: per buyer segment, mean of "
+              f"{results.replications} replications with 95% CI")
     return fig
 
 
-def _axes_for(ax, metric: str, steps: int, label: bool = True) -> None:
-    """Title, y label with the metric's unit, limits and grid of one metric's panel."""
-    ax.set_title(metric)
+def _axes_for(ax, metric: str, steps: int, label: bool = True, title: str | None = None,
+              **title_options) -> None:
+    """Title, y label with the metric's unit, limits, whole-step x ticks and grid of one
+    metric's panel.
+
+    The title sits at the top of the panel (y=1): matplotlib would otherwise measure the
+    panel's tick labels once more at every draw to see whether something is in its way,
+    and nothing is (the x ticks are at the bottom).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(metric if title is None else title, y=1.0, **title_options)
     if label:
         ax.set_ylabel(axis_label(metric), fontsize="small")
     ax.set_xlim(1, steps)
+    # matplotlib's default locator, but steps are whole numbers: no tick at step 1.2
+    ax.xaxis.set_major_locator(MaxNLocator("auto", steps=[1, 2, 2.5, 5, 10], integer=True))
     ax.grid(alpha=0.3)
 
 
 def _legend_below(fig: Figure, handles: list) -> None:
     """One legend for the figure, under the panels: never on the lines."""
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5),
-               fontsize="small", frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5),
+               fontsize="small", frameon=False, borderaxespad=0.3)
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """The figure's title, a fixed distance (0.1 in) below its top edge."""
+    fig.suptitle(text, y=1 - 0.1 / fig.get_figheight(), va="top")
 
 
 # -- text -----------------------------------------------------------------------------------
@@ -210,9 +227,20 @@ def _cell(row, replications: int, window: int = 0) -> str:
     return f"{fmt(ci.mean)} [{fmt(ci.ci_low)}, {fmt(ci.ci_high)}]{few}"
 
 
-def _lookup(frame, arm: str, metric: str, segment: str = ALL):
-    return frame.loc[(frame["arm"] == arm) & (frame["segment"] == segment)
-                     & (frame["metric"] == metric)].iloc[0]
+class _Rows:
+    """A summary or comparison frame's rows by (arm, segment, metric), the first of each:
+    a dictionary look-up per table cell instead of three string comparisons over the
+    whole frame (which took most of report.md's time)."""
+
+    def __init__(self, frame):
+        self.frame = frame
+        self.at: dict[tuple, int] = {}
+        keys = zip(frame["arm"], frame["segment"], frame["metric"], strict=True)
+        for i, key in enumerate(keys):
+            self.at.setdefault(key, i)
+
+    def __call__(self, arm: str, metric: str, segment: str = ALL):
+        return self.frame.iloc[self.at[(arm, segment, metric)]]
 
 
 def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
@@ -221,7 +249,8 @@ def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
     early = summary is not None and summary is results.early_summary
     window = results.early_steps if early else results.window_steps
     summary = results.summary if summary is None else summary
-    rows = [[arm] + [_cell(_lookup(summary, arm, m), results.replications, window)
+    lookup = _Rows(summary)
+    rows = [[arm] + [_cell(lookup(arm, m), results.replications, window)
                      for m in metrics]
             for arm in results.arm_names]
     return _table(["arm", *metrics], rows, markdown)
@@ -229,7 +258,8 @@ def summary_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
 
 def segment_lines(results: Results, metrics=HEADLINE, markdown: bool = False) -> list[str]:
     """(arm, segment) as rows, metrics as columns: mean [95% CI] of the window means."""
-    rows = [[arm, segment] + [_cell(_lookup(results.summary, arm, m, segment),
+    lookup = _Rows(results.summary)
+    rows = [[arm, segment] + [_cell(lookup(arm, m, segment),
                                     results.replications, results.window_steps)
                               for m in metrics]
             for arm in results.arm_names for segment in results.segment_names[arm]]
@@ -240,12 +270,13 @@ def comparison_lines(results: Results, metrics=HEADLINE, markdown: bool = False,
                      comparison=None) -> list[str]:
     """Each arm minus the baseline: paired difference [95% CI], p-value, effect size d_z."""
     comparison = results.comparison if comparison is None else comparison
+    lookup = _Rows(comparison)
     rows = []
     for arm in results.arm_names:
         if arm == results.baseline:
             continue
         for m in metrics:
-            c = _lookup(comparison, arm, m)
+            c = lookup(arm, m)
             if math.isnan(c["diff"]):  # no replication where both arms have a value
                 diff = "no trade in an arm" if m == "price" else "no value"
             else:
@@ -346,7 +377,8 @@ def report_markdown(results: Results) -> str:
     if constants:
         lines += ["Constant in every arm and step (not plotted): "
                   + ", ".join(f"{m} = {fmt(v)}" for m, v in constants.items()) + ".", ""]
-    rows = [[m] + [_cell(_lookup(results.summary, arm, m), results.replications,
+    lookup = _Rows(results.summary)
+    rows = [[m] + [_cell(lookup(arm, m), results.replications,
                           results.window_steps)
                    for arm in results.arm_names]
             for m in METRICS]

@@ -1,0 +1,94 @@
+"""What the command line loads, and the figure layout that replaced constrained layout.
+
+Each command is run in a fresh interpreter: what it imports is what a user waits for.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from conftest import ROOT
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from simulator.figure_layout import fit_y_labels, panel_grid
+
+#: Modules only other commands need (the live page, Dask sweeps, sensitivity analysis,
+#: churn models, the scipy.stats that `stats` avoids).
+NOT_FOR_RUN = ("solara", "dask", "distributed", "SALib", "sklearn", "statsmodels",
+               "scipy.stats", "altair")
+#: What `--help` and `validate` must not wait for.
+HEAVY = ("pandas", "matplotlib", "numba", "mesa", "scipy")
+
+
+def _modules_after(*argv: str) -> set[str]:
+    """The modules loaded by the end of `infogap ARGV` in a fresh interpreter."""
+    code = ("import json, sys\nfrom simulator.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _loaded(modules: set[str], names) -> list[str]:
+    return [n for n in names if n in modules or any(m.startswith(n + ".") for m in modules)]
+
+
+def test_run_loads_nothing_only_other_commands_need(scenario_file, tmp_path):
+    modules = _modules_after("run", str(scenario_file()), "--steps", "2", "--replications",
+                             "1", "--quiet", "--out", str(tmp_path / "out"))
+    assert "simulator.model" in modules and (tmp_path / "out" / "metrics.png").exists()
+    assert _loaded(modules, NOT_FOR_RUN) == []
+
+
+def test_help_and_validate_load_no_heavy_library(scenario_file):
+    assert _loaded(_modules_after("--help"), HEAVY) == []
+    assert _loaded(_modules_after("validate", str(scenario_file())), HEAVY) == []
+
+
+def test_mesa_is_imported_with_inspect_restored_and_its_loggers_named_as_usual():
+    code = ("import inspect, logging\n"
+            "saved = inspect.stack, inspect.getouterframes, inspect.getmodule\n"
+            "from simulator.mesa_import import mesa\n"
+            "assert (inspect.stack, inspect.getouterframes, inspect.getmodule) == saved\n"
+            "names = sorted(n for n in logging.root.manager.loggerDict if n.startswith('MESA'))\n"
+            "cells = [c.cell_contents for c in mesa.Model.__init__.__closure__]\n"
+            "print(names, [c for c in cells if isinstance(c, str)])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    # The logger names and the class name Mesa's method logger reports, as inspect gives them.
+    assert done.stdout.strip() == ("['MESA', 'MESA.mesa', 'MESA.mesa.mesa_logging', "
+                                   "'MESA.mesa.model'] ['Model']")
+
+
+def test_panels_leave_room_for_wide_tick_labels_and_labels_beside_them():
+    fig = Figure(figsize=(4.6 * 3, 3.0 * 2 + 0.9))
+    grid = panel_grid(fig, 2, 3)
+    ranges = [(0, 800_000), (-0.025, -0.005), (0, 1), (1e6, 4e6), (-15, 15), (0, 0.0009)]
+    for ax, (low, high) in zip(grid.ravel(), ranges, strict=True):
+        ax.plot([1, 30], [low, high])
+        ax.set_ylabel("a unit (per step)", fontsize="small")
+        ax.set_xlabel("step")
+    fit_y_labels(fig, grid)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    width = fig.bbox.width
+    for (r, c), ax in np.ndenumerate(grid):
+        ticks = [t.label1.get_window_extent(renderer) for t in ax.yaxis.get_major_ticks()
+                 if t.label1.get_visible() and t.label1.get_text()
+                 and ax.get_ylim()[0] <= t.get_loc() <= ax.get_ylim()[1]]
+        label = ax.yaxis.label.get_window_extent(renderer)
+        left_edge = 0.0 if c == 0 else grid[r, c - 1].bbox.x1
+        assert label.x0 > left_edge  # inside the figure, clear of the panel on the left
+        assert label.x1 < min(t.x0 for t in ticks)  # the y label beside, not on, the ticks
+        assert max(t.x1 for t in ticks) < ax.bbox.x0
+        xlabel = ax.xaxis.label.get_window_extent(renderer)
+        lowest = min(t.label1.get_window_extent(renderer).y0
+                     for t in ax.xaxis.get_major_ticks() if t.label1.get_text())
+        assert 0 < xlabel.y1 < lowest
+    assert grid[0, -1].bbox.x1 < width
