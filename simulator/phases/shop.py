@@ -1,6 +1,9 @@
 """Shopping: each active buyer considers its current seller and K sampled ones, values
 each purchase as a CPT lottery under its belief about quality, and buys the best one if
 it beats the outside option; sellers with limited capacity serve proposers in random order.
+
+`shop` goes step by step, so mechanisms can take part between the steps; a market no
+mechanism shops in takes `shop_plain`, the same steps in one compiled pass.
 """
 
 from __future__ import annotations
