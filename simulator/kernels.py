@@ -147,9 +147,10 @@ def _could_reach(x, expected, count, gain_w, loss_w, lam, scales, slope, offset,
     + alpha u) (the tangent at t of a concave power), a loss |x|**beta >= t**beta (1 +
     chord (u - 1)), chord = 2**beta - 1 (the chord on [t, 2t]). At 0.88 both are within
     2.2% of the power (the tangent is loosest at u = 2, (1 + alpha) / 2**alpha). t**e
-    comes from `scales` (gains, then losses), the lines' `slope` and `offset` by sign. A lottery is left out only when its upper bound is below the
-    cutoff by more than 1e-9 of its size, far beyond any rounding, so the values that
-    are computed, and which lotteries reach the cutoff, are exactly as without it.
+    comes from `scales` (gains, then losses), the lines' `slope` and `offset` by sign.
+    A lottery is left out only when its upper bound is below the cutoff by more than
+    1e-9 of its size, far beyond any rounding, so the values that are computed, and
+    which lotteries reach the cutoff, are exactly as without it.
     """
     nodes, width = gain_w.shape[0], expected.shape[0]
     for lot in range(count):
@@ -505,7 +506,8 @@ def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, d
                z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, tables,
                tolerance, scratch, kept, mean, var, slot, price, extra, value, acceptable,
                pick, wanted, open_):
-    """`shop_plain` for rows i0:i1 (`cands` with -1 replaced; `valid`: where it was not)."""
+    """`shop_plain` for rows i0:i1; `cands` is (the candidates with -1 replaced by a
+    real row, where they were not -1)."""
     (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
      all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
     safe, valid = cands
