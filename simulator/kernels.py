@@ -549,11 +549,12 @@ def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, d
     return valued
 
 
-#: What `shop_plain` writes: mean, var, slot, price, extra, value, acceptable; per row (in
-#: the first column) the column bought when capacity is unlimited and whether anything
-#: was acceptable; a scratch table of open cells.
-SHOP_OUTPUTS = (np.float64, np.float64, np.int64, np.float64, np.float64, np.float64,
-                np.bool_, np.int64, np.bool_, np.bool_)
+#: The arrays `shop_plain` writes, of the candidates' shape: mean, var, slot, price, extra,
+#: value, acceptable; per row (in the first column) the column bought when capacity is
+#: unlimited and whether anything was acceptable; then scratch: open cells, the
+#: candidates with -1 replaced by a real row, and where they were not -1.
+SHOP_BUFFERS = (np.float64, np.float64, np.int64, np.float64, np.float64, np.float64,
+                np.bool_, np.int64, np.bool_, np.bool_, np.int64, np.bool_)
 
 
 @njit(cache=True, error_model="numpy")
@@ -598,13 +599,11 @@ def shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery_
     value and acceptable, then per buyer the column it buys when capacity is unlimited
     (its first best by np.argmax, -1 if that is not acceptable) and whether anything
     was acceptable. The same numbers as `phases.shop` builds step by step (tests hold
-    them equal). `out`: arrays of cands' shape to write into, dtypes as `SHOP_OUTPUTS`
-    (per-buyer results in column 0), then two more for the candidates with -1 replaced
-    and where they were valid."""
+    them equal). `out`: arrays of cands' shape to write into, dtypes as `SHOP_BUFFERS`."""
     prune = 0.0 < alpha <= 1.0 and 0.0 < beta <= 1.0
     kernel = _shop_plain_threaded if _threads > 1 else _shop_plain
     if out is None:
-        out = [np.empty(cands.shape, dtype=d) for d in (*SHOP_OUTPUTS, np.int64, np.bool_)]
+        out = [np.empty(cands.shape, dtype=d) for d in SHOP_BUFFERS]
     *out, safe, valid = out
     out[7], out[8] = out[7][:, 0], out[8][:, 0]
     np.maximum(cands, 0, out=safe)

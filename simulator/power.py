@@ -99,23 +99,17 @@ def power(x, e):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def binade(a):
-    """(k, u) with a = 2**(k - 1023) * u, u in [1, 2), for a finite positive normal double;
-    k is the biased exponent (0 for 0 and subnormals, 2047 for inf and nan), read from the
-    bits, so it costs two integer operations and vectorises."""
-    ix = _bits(a)
-    return ix >> _EXPONENT_SHIFT, _from_bits((ix & _MANTISSA_MASK) | _ONE_BITS)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
 def signed_binade(x):
-    """`binade` of |x|, with 2048 added to k where x is negative (its sign bit)."""
+    """(k, u) with |x| = 2**(k - 1023) * u, u in [1, 2), for a finite normal double; k is
+    the biased exponent (0 for 0 and subnormals, 2047 for inf and nan) plus 2048 where x
+    is negative (its sign bit). Read from the bits: two integer operations that
+    vectorise."""
     ix = _bits(x)
     return ix >> _EXPONENT_SHIFT, _from_bits((ix & _MANTISSA_MASK) | _ONE_BITS)
 
 
 def binade_powers(e: float, lower: bool) -> np.ndarray:
-    """(2**(k - 1023))**e for every biased exponent k (the scale `binade` pairs with). At
+    """(2**(k - 1023))**e for every biased exponent k (the scale `signed_binade` pairs with). At
     k = 0 (0 and subnormals) it is 0 for a `lower` bound and 2**(-1022 e) for an upper one,
     and nan at k = 2047, so bounds built on them stay bounds (or say nothing) there."""
     k = np.arange(2048, dtype=float)

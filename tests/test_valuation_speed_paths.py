@@ -223,6 +223,9 @@ def test_binade_bounds_hold_across_magnitudes():
     a = np.concatenate([np.exp(rng.uniform(-745, 709, 5000)), [0.0, 5e-324, 1e-310, 1.0,
                                                                 2.0, 1.5, 1e308]])
     k, u = _binades(a)
+    k_neg, u_neg = _binades_compiled(-a)
+    np.testing.assert_array_equal(k_neg, k + 2048)
+    np.testing.assert_array_equal(u_neg, u)
     for e in (0.05, 0.5, 0.88, 1.0):
         upper = power.binade_powers(e, lower=False)[k] * (1 - e + e * u)
         lower = power.binade_powers(e, lower=True)[k] * (1 + (2**e - 1) * (u - 1))
@@ -242,7 +245,7 @@ def _binades_compiled(a):
     k = np.empty(a.shape[0], dtype=np.int64)
     u = np.empty(a.shape[0])
     for i in range(a.shape[0]):
-        k[i], u[i] = power.binade(a[i])
+        k[i], u[i] = power.signed_binade(a[i])
     return k, u
 
 

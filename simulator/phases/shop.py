@@ -141,7 +141,7 @@ def shop_plain(m: MarketState, buyers: np.ndarray, cands: np.ndarray,
     beliefs = (s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
                m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller,
                bel.slot_mean, bel.slot_precision)
-    out = m.buffers("shop", cands.shape, (*kernels.SHOP_OUTPUTS, np.int64, np.bool_))
+    out = m.buffers("shop", cands.shape, kernels.SHOP_BUFFERS)
     mean, var, slot, price, extra, value, acceptable, first, wanted = kernels.shop_plain(
         buyers, np.ascontiguousarray(cands), m.buyers.theta, s.price,
         p.choice.switching_cost, beliefs, m.noise_var, *m.valuations[0].kernel_args(),
