@@ -177,9 +177,11 @@ def _could_reach(x, expected, count, gain_w, loss_w, lam, scales, slope, offset,
 @njit(cache=True)
 def _prune_scratch(nodes, width):
     """Buffers for `_could_reach` and the kept lotteries: bound, size, keep; payoffs,
-    expectations and values of the kept ones."""
+    expectations and values of the kept ones; then `_homogeneous_out`'s survivors and
+    their values."""
     return (np.empty(width), np.empty(width), np.empty(width, dtype=np.int64),
-            np.empty(nodes * width), np.empty(width), np.empty(width))
+            np.empty(nodes * width), np.empty(width), np.empty(width),
+            np.empty(width, dtype=np.int64), np.empty(width))
 
 
 @njit(cache=True)
@@ -190,17 +192,59 @@ def _scratch(nodes, width):
 
 
 @njit(cache=True, error_model="numpy")
+def _homogeneous_out(t, m, s, p, count, cut, order):
+    """Moves the lotteries that may reach the cutoff to the front of t, m, s, p (their
+    rows into order[:n]); returns n. The others are out for certain, with no power taken:
+    see `homogeneous_cut` (a = t m - p, b = t s; out when a + err < r_cut b, b > b_min)."""
+    r_cut, b_min, span = cut[0], cut[1], cut[2]
+    n = 0
+    for lot in range(count):
+        b = t[lot] * s[lot]
+        a = t[lot] * m[lot] - p[lot]
+        err = 1e-14 * (abs(t[lot] * m[lot]) + b * span + abs(p[lot]) + abs(r_cut) * b)
+        if b > b_min and a + err < r_cut * b:
+            continue
+        order[n] = lot
+        t[n], m[n], s[n], p[n] = t[lot], m[lot], s[lot], p[lot]
+        n += 1
+    return n
+
+
+@njit(cache=True, error_model="numpy")
 def _value_block(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam, expectation,
-                 fast, prune, tables, scratch, kept, dest):
+                 fast, prune, bound, tables, scratch, kept, dest):
     """Values of the `count` lotteries in the block's buffers (theta, mean, sd, price, floor
-    of `scratch`) into dest; with `prune`, those `_could_reach` rules out below the cutoff
-    are -inf. Returns how many were valued."""
+    of `scratch`) into dest; those `_homogeneous_out` (with `prune`) or `_could_reach` (with
+    `bound` too) rule out below the cutoff are -inf. Returns how many were valued in full
+    or bounded."""
+    cut = tables[4]
+    if prune and cut[1] < np.inf and not has_floor and not expectation:
+        t, m, s, p = scratch[:4]
+        order, values = kept[6], kept[7]
+        n = _homogeneous_out(t, m, s, p, count, cut, order)
+        if n < count:
+            valued = _bound_and_value(n, has_floor, z, probs, gain_w, loss_w, alpha, beta,
+                                      lam, expectation, fast, bound, tables, scratch, kept,
+                                      values)
+            dest[:count] = -np.inf
+            for i in range(n):
+                dest[order[i]] = values[i]
+            return valued
+    return _bound_and_value(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
+                            expectation, fast, prune and bound, tables, scratch, kept, dest)
+
+
+@njit(cache=True, error_model="numpy")
+def _bound_and_value(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
+                     expectation, fast, prune, tables, scratch, kept, dest):
+    """`_value_block` after the homogeneous test: payoffs, `_could_reach`'s bounds with
+    `prune`, and the values of the lotteries they leave."""
     t, m, s, p, f, x, term, expected = scratch
     _payoffs(t, m, s, p, f, count, has_floor, z, x)
     _center(x, count, probs, expectation, expected)
     if prune:
-        scales, slope, offset, cutoff = tables
-        bound, size, keep, xk, ek, vk = kept
+        scales, slope, offset, cutoff = tables[:4]
+        bound, size, keep, xk, ek, vk = kept[:6]
         n = _could_reach(x, expected, count, gain_w, loss_w, lam, scales, slope, offset,
                          cutoff, bound, size, keep)
         if n < count:
@@ -221,7 +265,7 @@ def _value_block(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam, e
 
 @njit(cache=True, error_model="numpy")
 def _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
-                alpha, beta, lam, expectation, fast, prune, tables, scratch, kept, out):
+                alpha, beta, lam, expectation, fast, prune, bound, tables, scratch, kept, out):
     """`_value_block` for the (buyer, candidate) lotteries of rows i0:i1 (out: flat,
     row-major)."""
     t, m, s, p, f = scratch[:5]
@@ -233,7 +277,8 @@ def _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs, gain
             t[lot], m[lot], s[lot], p[lot] = theta[i, c], mean[i, c], sd[i, c], price[i, c]
             f[lot] = floor[i, c]
     return _value_block(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
-                        expectation, fast, prune, tables, scratch, kept, out[i0 * k:i1 * k])
+                        expectation, fast, prune, bound, tables, scratch, kept,
+                        out[i0 * k:i1 * k])
 
 
 @njit(cache=True, error_model="numpy")
@@ -249,7 +294,7 @@ def _lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, 
         i0, i1 = b * rows, min(n, (b + 1) * rows)
         valued = _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs,
                              gain_w, loss_w, alpha, beta, lam, expectation, fast,
-                             prune and rest == 0, tables, scratch, kept, out)
+                             prune, prune and rest == 0, tables, scratch, kept, out)
         rest = _pause(rest, valued, (i1 - i0) * k)
     return out.reshape((n, k))
 
@@ -273,24 +318,87 @@ def _lottery_values_threaded(theta, mean, sd, price, floor, has_floor, z, probs,
     for b in prange((n + rows - 1) // rows):
         _value_rows(b * rows, min(n, (b + 1) * rows), theta, mean, sd, price, floor, has_floor,
                     z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune,
-                    tables, _scratch(z.shape[0], rows * k),
+                    prune, tables, _scratch(z.shape[0], rows * k),
                     _prune_scratch(z.shape[0], rows * k), out)
     return out.reshape((n, k))
 
 
 _TABLES: dict[tuple[float, float], tuple] = {}
+_CUTS: dict[tuple, np.ndarray] = {}
+#: Relative slack of the homogeneous test: covers the powers' rounding (at most 1 + |e ln x|
+#: ulp, under 700 ulp) and the sum's, for up to thousands of nodes.
+HOMOGENEOUS_SLACK = 1e-12
+_NO_CUT = np.array([-np.inf, np.inf, 0.0])
 
 
-def _tables(alpha: float, beta: float, cutoff: float) -> tuple:
-    """What `_could_reach` needs: t**alpha (an upper bound) then t**beta (a lower one)
-    per binade, the lines' slopes and offsets for gains and losses, and the cutoff."""
+def _tables(alpha: float, beta: float, cutoff: float, valuation: tuple = ()) -> tuple:
+    """What pruning needs: for `_could_reach`, t**alpha (an upper bound) then t**beta (a
+    lower one) per binade, the lines' slopes and offsets for gains and losses, and the
+    cutoff; for `_homogeneous_out`, `homogeneous_cut` of `valuation` (z, probs, gain_w,
+    loss_w, alpha, beta, lam, expectation) when it applies."""
     if (alpha, beta) not in _TABLES:
         chord = 2.0**beta - 1.0
         _TABLES[alpha, beta] = (
             np.concatenate([power.binade_powers(alpha, lower=False),
                             power.binade_powers(beta, lower=True)]),
             np.array([alpha, chord]), np.array([1.0 - alpha, 1.0 - chord]))
-    return (*_TABLES[alpha, beta], float(cutoff))
+    cut = _NO_CUT
+    if valuation and cutoff > -np.inf:
+        z, _, gain_w, loss_w, _, _, lam, expectation = valuation
+        key = (alpha, beta, lam, expectation, float(cutoff), z.tobytes(), gain_w.tobytes(),
+               loss_w.tobytes())
+        if key not in _CUTS:
+            _CUTS[key] = homogeneous_cut(z, gain_w, loss_w, alpha, beta, lam, expectation,
+                                         cutoff)
+        cut = _CUTS[key]
+    return (*_TABLES[alpha, beta], float(cutoff), cut)
+
+
+def homogeneous_cut(z, gain_w, loss_w, alpha, beta, lam, expectation, cutoff) -> np.ndarray:
+    """[r_cut, b_min, max |z|] for `_homogeneous_out`, or one that rules nothing out.
+
+    With alpha = beta, the reference point at the outside option and no floor, the
+    payoffs x_j = a + b z_j (a = theta m - p, b = theta sd) give a CPT value
+    V(a, b) = b**alpha V(a / b, 1): whether a lottery reaches 0 depends on r = a / b
+    alone. Let F(r) = V(r, 1) + eps S(r), S the sum of the terms' magnitudes and eps =
+    `HOMOGENEOUS_SLACK`; F rises with r (each term does), and the computed value of any
+    lottery is at most b**alpha F((a + err) / b) (err: the payoffs' rounding). r_cut is
+    a little below F's root, where F = -c < 0; a lottery with (a + err) / b < r_cut and
+    b**alpha c > -cutoff (b > b_min) is below the cutoff for certain. Cutoffs above 0
+    are not handled.
+    """
+    if not (alpha == beta and 0.0 < alpha and not expectation and -np.inf < cutoff <= 0.0
+            and lam > 0.0 and np.all(gain_w >= 0) and np.all(loss_w >= 0)):
+        return _NO_CUT
+    z = np.asarray(z, dtype=float)
+
+    def slack_value(r: float) -> float:
+        x = r + z
+        gains = np.where(x >= 0, gain_w * np.abs(x) ** alpha, 0.0)
+        losses = np.where(x < 0, lam * loss_w * np.abs(x) ** alpha, 0.0)
+        eps = HOMOGENEOUS_SLACK
+        return float(((1 + eps) * gains - (1 - eps) * losses).sum())
+
+    lo, hi = -float(np.abs(z).max()) - 1.0, float(np.abs(z).max()) + 1.0
+    if not (slack_value(lo) < 0.0 < slack_value(hi)):
+        return _NO_CUT
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
+        if slack_value(mid) < 0.0:
+            lo = mid
+        else:
+            hi = mid
+    r_cut = lo - 1e-6 * (1.0 + abs(lo))
+    x = r_cut + z
+    # c: -F(r_cut), less what its own evaluation may have rounded away.
+    c = -slack_value(r_cut) - 1e-13 * float(np.abs(np.where(x >= 0, gain_w, lam * loss_w)
+                                                   * np.abs(x) ** alpha).sum())
+    if not c > 0.0:
+        return _NO_CUT
+    b_min = max((-cutoff / c) ** (1.0 / alpha) * (1.0 + 1e-6), 1e-300)
+    return np.array([r_cut, b_min, float(np.abs(z).max())])
 
 
 def lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w,
@@ -306,7 +414,8 @@ def lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, l
     kernel = _lottery_values_threaded if _threads > 1 else _lottery_values
     return kernel(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, loss_w, alpha,
                   beta, lam, expectation, _fast(alpha, beta), prune,
-                  _tables(alpha, beta, cutoff if prune else -np.inf), BLOCK)
+                  _tables(alpha, beta, cutoff if prune else -np.inf,
+                          (z, probs, gain_w, loss_w, alpha, beta, lam, expectation)), BLOCK)
 
 
 @njit(cache=True, error_model="numpy")
@@ -457,6 +566,7 @@ def _belief_rows(i0, i1, buyers, cands, pub_mean, pub_var, pool, pool_mean, pool
     memory = slot_seller.shape[1]
     for i in range(i0, i1):
         row = buyers[i]
+        last_pool, pooled_mean, pooled_var = -1, 0.0, 0.0
         for c in range(k):
             j = cands[i, c]
             pv = pub_var[j]
@@ -465,18 +575,20 @@ def _belief_rows(i0, i1, buyers, cands, pub_mean, pub_var, pool, pool_mean, pool
                 m, v = pub_mean[j], pv + action_var
             else:
                 b = pool[j]
-                m = pool_mean[row, b]
-                spread = max(pool_sq[row, b] - m * m - noise_var, 0.0)
-                v = 1.0 / pool_precision[row, b] + spread
-            open_[i, c] = hidden
-            slot[i, c] = -1
+                if b != last_pool:  # candidates of one pool share the pooled belief
+                    pooled_mean = pool_mean[row, b]
+                    spread = max(pool_sq[row, b] - pooled_mean * pooled_mean - noise_var, 0.0)
+                    pooled_var = 1.0 / pool_precision[row, b] + spread
+                    last_pool = b
+                m, v = pooled_mean, pooled_var
+            found = -1
             if remembers and hidden:
-                for s in range(memory):
-                    if slot_seller[row, s] == j:
-                        slot[i, c] = s
-                        open_[i, c] = False
-                        m, v = slot_mean[row, s], 1.0 / slot_precision[row, s]
-                        break
+                for s in range(memory):  # a seller is in at most one slot
+                    found = s if slot_seller[row, s] == j else found
+            open_[i, c] = hidden and found < 0
+            slot[i, c] = found
+            if found >= 0:
+                m, v = slot_mean[row, found], 1.0 / slot_precision[row, found]
             mean[i, c] = m
             var[i, c] = v
 
@@ -503,35 +615,72 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
 
 @njit(cache=True, error_model="numpy")
 def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, delivery_var,
-               z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, tables,
-               tolerance, scratch, kept, mean, var, slot, price, extra, value, acceptable,
-               pick, wanted, open_):
+               z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, bound,
+               tables, tolerance, scratch, kept, mean, var, slot, price, extra, value, acceptable,
+               pick, wanted):
     """`shop_plain` for rows i0:i1; `cands` is (the candidates with -1 replaced by a
-    real row, where they were not -1)."""
+    real row, where they were not -1). Each cell's belief is `_belief_rows`' rule; a cell
+    `_homogeneous_out` rules out never reaches the block's buffers."""
     (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
      all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
     safe, valid = cands
-    _belief_rows(i0, i1, buyers, safe, pub_mean, pub_var, pool, pool_mean, pool_precision,
-                 pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
-                 slot_mean, slot_precision, mean, var, slot, open_)
+    cut = tables[4]
+    homogeneous = prune and cut[1] < np.inf and not expectation
+    r_cut, b_min, span = cut[0], cut[1], cut[2]
     t, m, s, p = scratch[:4]
-    k = safe.shape[1]
+    order, values = kept[6], kept[7]
+    k, memory = safe.shape[1], slot_seller.shape[1]
+    n = 0
     for i in range(i0, i1):
-        tb = theta[buyers[i]]
+        row = buyers[i]
+        tb = theta[row]
+        last_pool, pooled_mean, pooled_var = -1, 0.0, 0.0
         for c in range(k):
-            v = var[i, c] + delivery_var
+            j = safe[i, c]
+            pv = pub_var[j]
+            hidden = all_learnable or pv > 0.0
+            if np.isfinite(pv):
+                q, v = pub_mean[j], pv + action_var
+            else:
+                bp = pool[j]
+                if bp != last_pool:  # candidates of one pool share the pooled belief
+                    pooled_mean = pool_mean[row, bp]
+                    spread = max(pool_sq[row, bp] - pooled_mean * pooled_mean - noise_var, 0.0)
+                    pooled_var = 1.0 / pool_precision[row, bp] + spread
+                    last_pool = bp
+                q, v = pooled_mean, pooled_var
+            found = -1
+            if remembers and hidden:
+                for r in range(memory):  # a seller is in at most one slot
+                    found = r if slot_seller[row, r] == j else found
+            slot[i, c] = found
+            if found >= 0:
+                q, v = slot_mean[row, found], 1.0 / slot_precision[row, found]
+            mean[i, c] = q
+            v = v + delivery_var
             var[i, c] = v
-            cost = seller_price[safe[i, c]]
+            cost = seller_price[j]
             price[i, c] = cost
             e = switching if c > 0 and valid[i, 0] else 0.0
             extra[i, c] = e
             if switching > 0.0:
                 cost = cost + e
-            lot = (i - i0) * k + c
-            t[lot], m[lot], s[lot], p[lot] = tb, mean[i, c], np.sqrt(v), cost
+            sd = np.sqrt(v)
+            if homogeneous:
+                bb = tb * sd
+                aa = tb * q - cost
+                err = 1e-14 * (abs(tb * q) + bb * span + abs(cost) + abs(r_cut) * bb)
+                if bb > b_min and aa + err < r_cut * bb:
+                    value[i, c] = -np.inf
+                    continue
+            order[n] = (i - i0) * k + c
+            t[n], m[n], s[n], p[n] = tb, q, sd, cost
+            n += 1
+    valued = _bound_and_value(n, False, z, probs, gain_w, loss_w, alpha, beta, lam,
+                              expectation, fast, bound, tables, scratch, kept, values)
     flat = value.reshape(-1)[i0 * k:i1 * k]
-    valued = _value_block((i1 - i0) * k, False, z, probs, gain_w, loss_w, alpha, beta, lam,
-                          expectation, fast, prune, tables, scratch, kept, flat)
+    for lot in range(n):
+        flat[order[lot]] = values[lot]
     for i in range(i0, i1):
         top, any_ok = 0, False
         for c in range(k):
@@ -551,10 +700,10 @@ def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, d
 
 #: The arrays `shop_plain` writes, of the candidates' shape: mean, var, slot, price, extra,
 #: value, acceptable; per row (in the first column) the column bought when capacity is
-#: unlimited and whether anything was acceptable; then scratch: open cells, the
-#: candidates with -1 replaced by a real row, and where they were not -1.
+#: unlimited and whether anything was acceptable; then scratch: the candidates with -1
+#: replaced by a real row, and where they were not -1.
 SHOP_BUFFERS = (np.float64, np.float64, np.int64, np.float64, np.float64, np.float64,
-                np.bool_, np.int64, np.bool_, np.bool_, np.int64, np.bool_)
+                np.bool_, np.int64, np.bool_, np.int64, np.bool_)
 
 
 @njit(cache=True, error_model="numpy")
@@ -570,8 +719,8 @@ def _shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery
         i0, i1 = b * rows, min(n, (b + 1) * rows)
         valued = _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs,
                             delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam,
-                            expectation, fast, prune and rest == 0, tables, tolerance, scratch,
-                            kept, *out)
+                            expectation, fast, prune, prune and rest == 0, tables, tolerance,
+                            scratch, kept, *out)
         rest = _pause(rest, valued, (i1 - i0) * k)
 
 
@@ -585,7 +734,7 @@ def _shop_plain_threaded(buyers, cands, theta, seller_price, switching, beliefs,
     for b in prange((n + rows - 1) // rows):
         _shop_rows(b * rows, min(n, (b + 1) * rows), buyers, cands, theta, seller_price,
                    switching, beliefs, delivery_var, z, probs, gain_w, loss_w, alpha, beta,
-                   lam, expectation, fast, prune, tables, tolerance,
+                   lam, expectation, fast, prune, prune, tables, tolerance,
                    _scratch(z.shape[0], rows * k), _prune_scratch(z.shape[0], rows * k), *out)
 
 
@@ -612,7 +761,9 @@ def shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery_
     kernel(buyers, (safe, valid), theta, seller_price, float(switching),
            beliefs, float(delivery_var), z, probs, gain_w, loss_w, alpha, beta, lam,
            expectation, _fast(alpha, beta), prune,
-           _tables(alpha, beta, -tolerance if prune else -np.inf), float(tolerance), BLOCK, out)
+           _tables(alpha, beta, -tolerance if prune else -np.inf,
+                   (z, probs, gain_w, loss_w, alpha, beta, lam, expectation)),
+           float(tolerance), BLOCK, out)
     return out[:9]
 
 

@@ -257,3 +257,56 @@ def _binades(a):
     np.testing.assert_array_equal(k[normal], exponent[normal] - 1 + 1023)
     assert (k[~normal] == 0).all()
     return k, u
+
+
+def _edge_lotteries(rng, r0, n):
+    """Lotteries whose a / b (a = theta mean - price, b = theta sd) is within 1e-3 of r0,
+    at scales where theta mean and the price are up to 1e13 times b (so the payoffs'
+    rounding is far larger than the distance to r0)."""
+    theta = rng.uniform(0.5, 2.0, (n, 1))
+    b = 10.0 ** rng.uniform(-6, 3, (n, 1))
+    mean = b * 10.0 ** rng.uniform(-2, 13, (n, 1)) / theta
+    r = r0 * (1 + rng.choice([-1, 1], (n, 1)) * 10.0 ** rng.uniform(-15, -3, (n, 1)))
+    price = theta * mean - r * b
+    return theta, mean, b / theta, price
+
+
+@pytest.mark.parametrize("alpha", [0.88, 0.5, 1.0, 0.05])
+@pytest.mark.parametrize("cutoff", [-1e-12, 0.0])
+def test_the_homogeneous_test_keeps_every_lottery_that_reaches_the_cutoff(alpha, cutoff):
+    """With alpha = beta and the outside option as reference, a / b alone says whether a
+    lottery can reach 0 (`kernels.homogeneous_cut`). Around that ratio, and where the
+    payoffs' rounding dwarfs the distance to it, the cutoff changes no decision."""
+    val = Valuation(ProspectParams(alpha=alpha, beta=alpha, lam=2.25), 3)
+    z, _, gain_w, loss_w, *_ = val.kernel_args()
+    r_cut, b_min, span = kernels.homogeneous_cut(z, gain_w, loss_w, alpha, alpha, 2.25, False,
+                                                 cutoff)
+    assert np.isfinite(r_cut) and 0 <= b_min < 1e-5 and span == np.abs(z).max()
+    # r_cut is just below where the value turns positive
+    above = val.of_outcomes(np.array([r_cut * (1 + 1e-5) + 1e-5 + z]))
+    below = val.of_outcomes(np.array([r_cut + z]))
+    assert above > 0 > below
+    rng = np.random.default_rng(int(alpha * 100))
+    theta, mean, sd, price = _edge_lotteries(rng, r_cut + 1e-6 * (1 + abs(r_cut)), 20_000)
+    # and lotteries of every kind: most are ruled out without a power taken
+    t2, m2, s2, p2 = (np.array(a) for a in _lotteries(rng, 5_000, 1))
+    theta, mean, sd, price = (np.concatenate([x, y]) for x, y in
+                              zip((theta, mean, sd, price), (t2, m2, s2, p2), strict=True))
+    full = val.value(theta, mean, sd, price)
+    cut = val.value(theta, mean, sd, price, cutoff=cutoff)
+    reach = full >= cutoff
+    assert 0.2 < reach[:20_000].mean() < 0.8  # both sides of the edge are there
+    np.testing.assert_array_equal(cut >= cutoff, reach)
+    np.testing.assert_array_equal(cut[reach], full[reach])
+    assert np.isneginf(cut[20_000:][~reach[20_000:]]).mean() > 0.8
+
+
+def test_the_homogeneous_test_stands_aside_where_it_does_not_hold():
+    """Different curvatures, the expectation as reference, no loss aversion or a cutoff
+    above 0: no cut (the bounds of `_could_reach` still apply)."""
+    val = Valuation(ProspectParams(), 3)
+    z, _, gw, lw, *_ = val.kernel_args()
+    for args in [(0.88, 0.5, 2.25, False, 0.0), (0.88, 0.88, 2.25, True, 0.0),
+                 (0.88, 0.88, 0.0, False, 0.0), (0.88, 0.88, 2.25, False, 0.1),
+                 (0.88, 0.88, 2.25, False, -np.inf)]:
+        assert not np.isfinite(kernels.homogeneous_cut(z, gw, lw, *args)[0]), args
