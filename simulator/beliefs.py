@@ -160,16 +160,21 @@ class BeliefStore:
         t[target] = new_prec
 
     def update_slots(self, buyers: np.ndarray, slots: np.ndarray, observed: np.ndarray,
-                     obs_var: np.ndarray | float) -> None:
-        self._update(self.slot_mean, self.slot_precision, buyers, slots, observed, obs_var)
+                     obs_var: np.ndarray | float, distinct: bool = False) -> None:
+        """Normal-normal update of remembered sellers; `distinct` as in `update_pool`."""
+        self._update(self.slot_mean, self.slot_precision, buyers, slots, observed, obs_var,
+                     distinct)
 
     @staticmethod
-    def _update(mean, precision, rows, cols, observed, obs_var) -> None:
+    def _update(mean, precision, rows, cols, observed, obs_var, distinct=False) -> None:
         if len(rows) == 0:
             return
         info = np.broadcast_to(1.0 / np.asarray(obs_var, dtype=float), rows.shape)
-        target, add_prec, (add_sum,) = _gather(rows * mean.shape[1] + cols, info,
-                                               [info * observed])
+        if distinct:
+            target, add_prec, add_sum = rows * mean.shape[1] + cols, info, info * observed
+        else:
+            target, add_prec, (add_sum,) = _gather(rows * mean.shape[1] + cols, info,
+                                                   [info * observed])
         m, t = mean.reshape(-1), precision.reshape(-1)
         new_prec = t[target] + add_prec
         m[target] = (t[target] * m[target] + add_sum) / new_prec

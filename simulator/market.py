@@ -106,6 +106,12 @@ class MarketState:
     def active_buyers(self) -> np.ndarray:
         return np.flatnonzero(self.buyers.active[: self.buyers.size])
 
+    def trust_of(self, name: str, rows) -> np.ndarray | np.float64:
+        """Trust parameter `name` of these buyers (rows: an index array or a slice): one
+        number when there is one segment, which saves a gather per parameter per step."""
+        values = self.segment_trust[name]
+        return values[0] if len(values) == 1 else values[self.buyers.segment[rows]]
+
     # ---------------------------------------------------------------- quality
     def learnable(self, sellers: np.ndarray) -> np.ndarray:
         """Sellers whose delivered quality experience can teach something: those whose

@@ -27,10 +27,9 @@ def churn(m: MarketState, t: Trades, start: np.ndarray) -> Churn:
     b.idle[start] += 1
     b.idle[t.buyer] = 0
     n = b.size
-    seg = b.segment[:n]
-    lapse = m.segment_trust["lapse"][seg]
+    lapse = m.trust_of("lapse", np.s_[:n])
     leaving = np.flatnonzero(b.active[:n] & (
-        (b.trust[:n] < m.segment_trust["leave_below"][seg])
+        (b.trust[:n] < m.trust_of("leave_below", np.s_[:n]))
         | ((lapse > 0) & (b.idle[:n] >= lapse))))
     switched = switched[~np.isin(switched, leaving)]
     arrivals = int(m.rng.poisson(m.params.arrivals.rate * m.params.buyers))

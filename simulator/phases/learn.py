@@ -16,7 +16,8 @@ def learn(m: MarketState, t: Trades) -> None:
     # Bought blind: evidence about what unknown sellers of that badge pool are worth.
     pooled = t.blind
     pool = s.pool[seller]
-    bel.update_pool(who[pooled], pool[pooled], quality[pooled], m.pool_obs_var)
+    # One trade per buyer a step, so no (buyer, pool) or (buyer, slot) pair repeats below.
+    bel.update_pool(who[pooled], pool[pooled], quality[pooled], m.pool_obs_var, distinct=True)
     feedback = m.params.beliefs.market_feedback
     if pooled.any() and feedback > 0:
         # Everyone hears how blind purchases from each pool turned out on average.
@@ -31,14 +32,13 @@ def learn(m: MarketState, t: Trades) -> None:
         w, j = who[hidden], seller[hidden]
         prior_var = np.maximum(t.belief_var[hidden] - m.noise_var, 1e-9)
         opened = bel.remember(w, j, expected[hidden], 1 / prior_var, m.now, t.slot[hidden])
-        bel.update_slots(w, opened, quality[hidden], m.seller_obs_var)
+        bel.update_slots(w, opened, quality[hidden], m.seller_obs_var, distinct=True)
 
     # Trust rises after a good experience and falls (faster) after a bad one.
-    seg, tp = b.segment[who], m.segment_trust
     trust = b.trust[who]
-    good = t.delivered >= expected - tp["tolerance"][seg]
-    b.trust[who] = np.where(good, trust + tp["gain"][seg] * (1 - trust),
-                            trust * (1 - tp["loss"][seg]))
+    good = t.delivered >= expected - m.trust_of("tolerance", who)
+    b.trust[who] = np.where(good, trust + m.trust_of("gain", who) * (1 - trust),
+                            trust * (1 - m.trust_of("loss", who)))
     b.last_gap[who] = expected - t.delivered
     b.losses[who] += ~good
     # A buyer that found nothing worth buying trusts the market a little less (one that
@@ -46,9 +46,9 @@ def learn(m: MarketState, t: Trades) -> None:
     # Refusals alone wear trust down, but not to where one disappointment would make the
     # buyer leave: leaving follows bad experiences, or `trust.lapse` idle steps.
     if t.refused is not None and len(t.refused):
-        r, seg = t.refused, b.segment[t.refused]
-        floor = tp["leave_below"][seg] / np.maximum(1 - tp["loss"][seg], 1e-12)
-        worn = b.trust[r] * (1 - tp["idle_loss"][seg])
+        r = t.refused
+        floor = m.trust_of("leave_below", r) / np.maximum(1 - m.trust_of("loss", r), 1e-12)
+        worn = b.trust[r] * (1 - m.trust_of("idle_loss", r))
         b.trust[r] = np.maximum(worn, np.minimum(b.trust[r], floor))
     for mech in m.mechanisms:
         mech.after_trade(m, t)

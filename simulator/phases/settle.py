@@ -58,11 +58,16 @@ def settle(m: MarketState, offers: Offers | None) -> Trades:
         trades = Trades.none(m)
         trades.refused = m.active_buyers()  # nobody offers anything
         return trades
-    bought = offers.pick >= 0
+    bought = np.flatnonzero(offers.pick >= 0)
     who = offers.buyers[bought]
     col = offers.pick[bought]
-    seller = offers.cands[bought, col]
-    paid = offers.price[bought, col]
+    cell = bought * offers.cands.shape[1] + col  # the (row, column) bought, in flat arrays
+
+    def at_cell(a: np.ndarray) -> np.ndarray:
+        return a.reshape(-1)[cell]
+
+    seller = at_cell(offers.cands)
+    paid = at_cell(offers.price)
     made = m.made(seller)
     quality = made + m.params.quality_noise * m.rng.standard_normal(len(seller))
     delivered = quality
@@ -73,16 +78,16 @@ def settle(m: MarketState, offers: Offers | None) -> Trades:
         flagged = mech.deceptive(m, seller, made)
         if flagged is not None:
             deceptive |= flagged
-    slot = offers.slot[bought, col]
+    slot = at_cell(offers.slot)
     trades = Trades(
-        buyer=who, segment=b.segment[who].copy(), seller=seller, price=paid, theta=b.theta[who],
-        expected=offers.mean[bought, col], belief_var=offers.var[bought, col], slot=slot,
-        switching_cost=offers.extra[bought, col], made=made, quality=quality,
+        buyer=who, segment=b.segment[who], seller=seller, price=paid, theta=b.theta[who],
+        expected=at_cell(offers.mean), belief_var=at_cell(offers.var), slot=slot,
+        switching_cost=at_cell(offers.extra), made=made, quality=quality,
         delivered=delivered,
         # A purchase from a seller the buyer already knew says nothing about unknown sellers.
         blind=np.isinf(s.pub_var[seller]) & (slot == EMPTY),
         deceptive=deceptive,
-        flags={name: flag[bought, col] for name, flag in offers.flags.items()},
+        flags={name: at_cell(flag) for name, flag in offers.flags.items()},
         refused=offers.buyers[~offers.wanted])
     b.bought_from[who] = seller
     b.spent[who] = paid
