@@ -614,29 +614,36 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
 
 
 @njit(cache=True, error_model="numpy")
-def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, delivery_var,
-               z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, bound,
-               tables, tolerance, scratch, kept, mean, var, slot, price, extra, value, acceptable,
-               pick, wanted):
-    """`shop_plain` for rows i0:i1; `cands` is (the candidates with -1 replaced by a
-    real row, where they were not -1). Each cell's belief is `_belief_rows`' rule; a cell
-    `_homogeneous_out` rules out never reaches the block's buffers."""
+def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs,
+               delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune,
+               bound, tables, tolerance, scratch, kept, mean, var, slot, price, extra, value,
+               acceptable, pick, wanted, cands, has_current):
+    """`shop_plain` for rows i0:i1. Each row's candidates are `phases.shop.candidates`'
+    rule, each cell's belief `_belief_rows`'; a cell `_homogeneous_out` rules out never
+    reaches the block's buffers."""
     (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
      all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
-    safe, valid = cands
+    draws, offering, last_seller, seller_offering = sampling
     cut = tables[4]
     homogeneous = prune and cut[1] < np.inf and not expectation
     r_cut, b_min, span = cut[0], cut[1], cut[2]
     t, m, s, p = scratch[:4]
     order, values = kept[6], kept[7]
-    k, memory = safe.shape[1], slot_seller.shape[1]
+    k, memory = cands.shape[1], slot_seller.shape[1]
     n = 0
     for i in range(i0, i1):
         row = buyers[i]
+        # the current seller where the buyer remembers one that still offers, then K draws
+        current = last_seller[row] if remembers else -1
+        has = current >= 0 and seller_offering[current]
+        has_current[i] = has
+        cands[i, 0] = current if has else -1
+        for c in range(1, k):
+            cands[i, c] = offering[draws[i, c - 1]]
         tb = theta[row]
         last_pool, pooled_mean, pooled_var = -1, 0.0, 0.0
         for c in range(k):
-            j = safe[i, c]
+            j = max(cands[i, c], 0)  # a missing candidate is valued as row 0, then -inf
             pv = pub_var[j]
             hidden = all_learnable or pv > 0.0
             if np.isfinite(pv):
@@ -661,7 +668,7 @@ def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, d
             var[i, c] = v
             cost = seller_price[j]
             price[i, c] = cost
-            e = switching if c > 0 and valid[i, 0] else 0.0
+            e = switching if c > 0 and has else 0.0
             extra[i, c] = e
             if switching > 0.0:
                 cost = cost + e
@@ -684,7 +691,7 @@ def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, d
     for i in range(i0, i1):
         top, any_ok = 0, False
         for c in range(k):
-            if not valid[i, c]:
+            if cands[i, c] < 0:
                 value[i, c] = -np.inf
             ok = value[i, c] >= -tolerance
             acceptable[i, c] = ok
@@ -700,24 +707,24 @@ def _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs, d
 
 #: The arrays `shop_plain` writes, of the candidates' shape: mean, var, slot, price, extra,
 #: value, acceptable; per row (in the first column) the column bought when capacity is
-#: unlimited and whether anything was acceptable; then scratch: the candidates with -1
-#: replaced by a real row, and where they were not -1.
+#: unlimited and whether anything was acceptable; the candidates; per row (first column)
+#: whether the current seller is among them.
 SHOP_BUFFERS = (np.float64, np.float64, np.int64, np.float64, np.float64, np.float64,
                 np.bool_, np.int64, np.bool_, np.int64, np.bool_)
 
 
 @njit(cache=True, error_model="numpy")
-def _shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery_var, z, probs,
-                gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, tables, tolerance,
-                block, out):
-    n, k = cands[0].shape
+def _shop_plain(buyers, sampling, theta, seller_price, switching, beliefs, delivery_var, z,
+                probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, tables,
+                tolerance, block, out):
+    n, k = out[0].shape
     rows = max(1, block // max(k, 1))
     scratch = _scratch(z.shape[0], rows * k)
     kept = _prune_scratch(z.shape[0], rows * k)
     rest = 0
     for b in range((n + rows - 1) // rows):
         i0, i1 = b * rows, min(n, (b + 1) * rows)
-        valued = _shop_rows(i0, i1, buyers, cands, theta, seller_price, switching, beliefs,
+        valued = _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs,
                             delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam,
                             expectation, fast, prune, prune and rest == 0, tables, tolerance,
                             scratch, kept, *out)
@@ -725,46 +732,50 @@ def _shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _shop_plain_threaded(buyers, cands, theta, seller_price, switching, beliefs, delivery_var,
-                         z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune,
-                         tables, tolerance, block, out):
+def _shop_plain_threaded(buyers, sampling, theta, seller_price, switching, beliefs,
+                         delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam, expectation,
+                         fast, prune, tables, tolerance, block, out):
     """`_shop_plain` with blocks shared out to threads (compiled only when used)."""
-    n, k = cands[0].shape
+    n, k = out[0].shape
     rows = max(1, block // max(k, 1))
     for b in prange((n + rows - 1) // rows):
-        _shop_rows(b * rows, min(n, (b + 1) * rows), buyers, cands, theta, seller_price,
+        _shop_rows(b * rows, min(n, (b + 1) * rows), buyers, sampling, theta, seller_price,
                    switching, beliefs, delivery_var, z, probs, gain_w, loss_w, alpha, beta,
                    lam, expectation, fast, prune, prune, tables, tolerance,
                    _scratch(z.shape[0], rows * k), _prune_scratch(z.shape[0], rows * k), *out)
 
 
-def shop_plain(buyers, cands, theta, seller_price, switching, beliefs, delivery_var, z, probs,
-               gain_w, loss_w, alpha, beta, lam, expectation, tolerance, out=None):
+def shop_plain(buyers, sampling, theta, seller_price, switching, beliefs, delivery_var, z,
+               probs, gain_w, loss_w, alpha, beta, lam, expectation, tolerance, out=None):
     """Shopping where no mechanism touches candidates, beliefs, prices or choices, in one
-    pass per block of buyers: `candidate_beliefs` (`beliefs`: its arguments after `cands`),
-    delivery noise, the price and switching cost, the CPT value (`lottery_values`; those
-    below the outside option less `tolerance` may be -inf), and whether each beats the
-    outside option (worth 0). Returns the Offers' mean, var, slot, price and extra, then
-    value and acceptable, then per buyer the column it buys when capacity is unlimited
-    (its first best by np.argmax, -1 if that is not acceptable) and whether anything
-    was acceptable. The same numbers as `phases.shop` builds step by step (tests hold
-    them equal). `out`: arrays of cands' shape to write into, dtypes as `SHOP_BUFFERS`."""
+    pass per block of buyers: the candidates (`sampling`: the draws of
+    `phases.shop.sample`, the offering sellers' rows they index, each buyer's last
+    seller and which sellers offer), `candidate_beliefs` (`beliefs`: its arguments after
+    `cands`), delivery noise, the price and switching cost, the CPT value
+    (`lottery_values`; those below the outside option less `tolerance` may be -inf), and
+    whether each beats the outside option (worth 0). Returns the Offers' mean, var, slot,
+    price and extra, then value and acceptable, then per buyer the column it buys when
+    capacity is unlimited (its first best by np.argmax, -1 if that is not acceptable) and
+    whether anything was acceptable, then the candidates and whether column 0 is the
+    buyer's current seller. The same numbers as `phases.shop` builds step by step (tests
+    hold them equal). `out`: arrays of the candidates' shape to write into, dtypes as
+    `SHOP_BUFFERS`."""
     prune = 0.0 < alpha <= 1.0 and 0.0 < beta <= 1.0
     kernel = _shop_plain_threaded if _threads > 1 else _shop_plain
     if out is None:
-        out = [np.empty(cands.shape, dtype=d) for d in SHOP_BUFFERS]
-    *out, safe, valid = out
-    out[7], out[8] = out[7][:, 0], out[8][:, 0]
-    np.maximum(cands, 0, out=safe)
-    np.greater_equal(cands, 0, out=valid)
+        shape = (len(buyers), sampling[0].shape[1] + 1)
+        out = [np.empty(shape, dtype=d) for d in SHOP_BUFFERS]
+    out = list(out)
+    for column in (7, 8, 10):
+        out[column] = out[column][:, 0]
     out = tuple(out)
-    kernel(buyers, (safe, valid), theta, seller_price, float(switching),
+    kernel(buyers, sampling, theta, seller_price, float(switching),
            beliefs, float(delivery_var), z, probs, gain_w, loss_w, alpha, beta, lam,
            expectation, _fast(alpha, beta), prune,
            _tables(alpha, beta, -tolerance if prune else -np.inf,
                    (z, probs, gain_w, loss_w, alpha, beta, lam, expectation)),
            float(tolerance), BLOCK, out)
-    return out[:9]
+    return out
 
 
 @njit(cache=True)

@@ -51,8 +51,8 @@ def candidates(m: MarketState, buyers: np.ndarray, offering: np.ndarray
     """(candidates, has_current): the current seller (where buyers remember sellers and it
     still offers), K sellers sampled at random, then any mechanism's extra columns."""
     s, b = m.sellers, m.buyers
-    n, k = len(buyers), m.params.choice.candidates
-    sampled = offering[m.rng.integers(len(offering), size=(n, k))]
+    sampled = offering[sample(m, len(buyers), offering)]
+    n = len(buyers)
     current = b.last_seller[buyers] if m.remembers else np.full(n, -1)
     has_current = current >= 0
     has_current[has_current] = s.offering[current[has_current]]
@@ -61,6 +61,11 @@ def candidates(m: MarketState, buyers: np.ndarray, offering: np.ndarray
     for mech in m.mechanisms:
         cands = mech.candidates(m, buyers, cands)
     return cands, has_current
+
+
+def sample(m: MarketState, n: int, offering: np.ndarray) -> np.ndarray:
+    """K draws per buyer of a position in `offering` (uniform, with replacement)."""
+    return m.rng.integers(len(offering), size=(n, m.params.choice.candidates))
 
 
 def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
@@ -96,9 +101,9 @@ def shop(m: MarketState) -> Offers | None:
     buyers, offering = m.active_buyers(), m.offering_sellers()
     if len(buyers) == 0 or len(offering) == 0:
         return None
-    cands, has_current = candidates(m, buyers, offering)
     if m.plain_shop:
-        return shop_plain(m, buyers, cands, has_current)
+        return shop_plain(m, buyers, offering)
+    cands, has_current = candidates(m, buyers, offering)
     safe = np.maximum(cands, 0)
     for mech in m.mechanisms:
         mech.before_valuation(m, buyers, safe)
@@ -132,20 +137,20 @@ def shop(m: MarketState) -> Offers | None:
     return offers
 
 
-def shop_plain(m: MarketState, buyers: np.ndarray, cands: np.ndarray,
-               has_current: np.ndarray) -> Offers:
-    """`shop` where no mechanism takes part (`MarketState.plain_shop`): beliefs, prices,
-    values and choices in one compiled pass, with the same numbers."""
+def shop_plain(m: MarketState, buyers: np.ndarray, offering: np.ndarray) -> Offers:
+    """`shop` where no mechanism takes part (`MarketState.plain_shop`): candidates,
+    beliefs, prices, values and choices in one compiled pass, with the same numbers."""
     p, s, bel = m.params, m.sellers, m.beliefs
     buyers = np.ascontiguousarray(buyers, dtype=np.int64)
+    sampling = (sample(m, len(buyers), offering), offering, m.buyers.last_seller, s.offering)
     beliefs = (s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
                m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller,
                bel.slot_mean, bel.slot_precision)
-    out = m.buffers("shop", cands.shape, kernels.SHOP_BUFFERS)
-    mean, var, slot, price, extra, value, acceptable, first, wanted = kernels.shop_plain(
-        buyers, np.ascontiguousarray(cands), m.buyers.theta, s.price,
-        p.choice.switching_cost, beliefs, m.noise_var, *m.valuations[0].kernel_args(),
-        ACCEPT_TOLERANCE, out)
+    out = m.buffers("shop", (len(buyers), p.choice.candidates + 1), kernels.SHOP_BUFFERS)
+    (mean, var, slot, price, extra, value, acceptable, first, wanted, cands,
+     has_current) = kernels.shop_plain(buyers, sampling, m.buyers.theta, s.price,
+                                       p.choice.switching_cost, beliefs, m.noise_var,
+                                       *m.valuations[0].kernel_args(), ACCEPT_TOLERANCE, out)
     offers = Offers(buyers, cands, has_current, mean, var, slot, price, extra)
     offers.wanted = wanted
     offers.pick = first if p.capacity <= 0 else allocate(m, cands, value, acceptable,
