@@ -22,6 +22,9 @@ from . import power
 #: the block's capacity, the length of its `expected`), so every inner loop runs over
 #: lotteries and vectorises.
 BLOCK = 128
+#: Rows the one-pass shop goes through at a time, in blocks: the lotteries no test rules
+#: out are gathered over all of them and valued a block at a time.
+SPAN = 8
 #: Blocks valued in full, without bounds, after a block where bounds ruled out under a
 #: quarter of the lotteries (a market where most purchases beat the outside option).
 PRUNE_PAUSE = 15
@@ -614,13 +617,31 @@ def candidate_beliefs(buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_pr
 
 
 @njit(cache=True, error_model="numpy")
+def _value_cells(n, z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, bound,
+                 tables, scratch, kept, cell_value):
+    """Values of the n lotteries gathered in `scratch`, into cell_value at their cells
+    (kept[6]); returns how many were valued in full or bounded."""
+    if n == 0:
+        return 0
+    order, values = kept[6], kept[7]
+    valued = _bound_and_value(n, False, z, probs, gain_w, loss_w, alpha, beta, lam,
+                              expectation, fast, bound, tables, scratch, kept, values)
+    for lot in range(n):
+        cell_value[order[lot]] = values[lot]
+    return valued
+
+
+@njit(cache=True, error_model="numpy")
 def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs,
                delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune,
-               bound, tables, tolerance, scratch, kept, mean, var, slot, price, extra, value,
-               acceptable, pick, wanted, cands, has_current):
+               bound, tables, tolerance, scratch, kept, seen, cells, mean, var, slot, price,
+               extra, value, acceptable, pick, wanted, cands, has_current):
     """`shop_plain` for rows i0:i1. Each row's candidates are `phases.shop.candidates`'
     rule, each cell's belief `_belief_rows`'; a cell `_homogeneous_out` rules out never
-    reaches the block's buffers."""
+    reaches the block's valuation buffers. `seen`: per seller row, the last buyer index i
+    whose memory was spread out there and the slot it was in (so a look-up is one read,
+    not a scan of the memory). `cells`: the block's candidates, beliefs, prices, switching
+    costs and values, before they go out (every cell, or only the one each buyer chose)."""
     (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
      all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
     draws, offering, last_seller, seller_offering = sampling
@@ -628,22 +649,34 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
     homogeneous = prune and cut[1] < np.inf and not expectation
     r_cut, b_min, span = cut[0], cut[1], cut[2]
     t, m, s, p = scratch[:4]
-    order, values = kept[6], kept[7]
-    k, memory = cands.shape[1], slot_seller.shape[1]
-    n = 0
+    order = kept[6]
+    k, memory = draws.shape[1] + 1, slot_seller.shape[1]
+    whole = mean.shape[1] == k
+    seen_by, seen_slot = seen
+    cell_seller, cell_mean, cell_var, cell_slot, cell_price, cell_extra, cell_value, alive = cells
+    width = t.shape[0]  # lotteries valued at a time
+    n, valued = 0, 0
     for i in range(i0, i1):
         row = buyers[i]
+        alive[i - i0] = False
+        if remembers:
+            for r in range(memory):
+                j = slot_seller[row, r]
+                if j >= 0:  # a seller is in at most one slot
+                    seen_by[j], seen_slot[j] = i, r
         # the current seller where the buyer remembers one that still offers, then K draws
         current = last_seller[row] if remembers else -1
         has = current >= 0 and seller_offering[current]
         has_current[i] = has
-        cands[i, 0] = current if has else -1
-        for c in range(1, k):
-            cands[i, c] = offering[draws[i, c - 1]]
         tb = theta[row]
         last_pool, pooled_mean, pooled_var = -1, 0.0, 0.0
         for c in range(k):
-            j = max(cands[i, c], 0)  # a missing candidate is valued as row 0, then -inf
+            lot = (i - i0) * k + c
+            if c == 0:
+                cell_seller[lot] = current if has else -1
+            else:
+                cell_seller[lot] = offering[draws[i, c - 1]]
+            j = max(cell_seller[lot], 0)  # a missing candidate is valued as row 0, then -inf
             pv = pub_var[j]
             hidden = all_learnable or pv > 0.0
             if np.isfinite(pv):
@@ -657,19 +690,18 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
                     last_pool = bp
                 q, v = pooled_mean, pooled_var
             found = -1
-            if remembers and hidden:
-                for r in range(memory):  # a seller is in at most one slot
-                    found = r if slot_seller[row, r] == j else found
-            slot[i, c] = found
+            if remembers and hidden and seen_by[j] == i:
+                found = seen_slot[j]
+            cell_slot[lot] = found
             if found >= 0:
                 q, v = slot_mean[row, found], 1.0 / slot_precision[row, found]
-            mean[i, c] = q
+            cell_mean[lot] = q
             v = v + delivery_var
-            var[i, c] = v
+            cell_var[lot] = v
             cost = seller_price[j]
-            price[i, c] = cost
+            cell_price[lot] = cost
             e = switching if c > 0 and has else 0.0
-            extra[i, c] = e
+            cell_extra[lot] = e
             if switching > 0.0:
                 cost = cost + e
             sd = np.sqrt(v)
@@ -678,103 +710,158 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
                 aa = tb * q - cost
                 err = 1e-14 * (abs(tb * q) + bb * span + abs(cost) + abs(r_cut) * bb)
                 if bb > b_min and aa + err < r_cut * bb:
-                    value[i, c] = -np.inf
+                    cell_value[lot] = -np.inf
                     continue
-            order[n] = (i - i0) * k + c
+            alive[i - i0] = True
+            order[n] = lot
             t[n], m[n], s[n], p[n] = tb, q, sd, cost
             n += 1
-    valued = _bound_and_value(n, False, z, probs, gain_w, loss_w, alpha, beta, lam,
-                              expectation, fast, bound, tables, scratch, kept, values)
-    flat = value.reshape(-1)[i0 * k:i1 * k]
-    for lot in range(n):
-        flat[order[lot]] = values[lot]
+            if n == width:
+                valued += _value_cells(n, z, probs, gain_w, loss_w, alpha, beta, lam,
+                                       expectation, fast, bound, tables, scratch, kept,
+                                       cell_value)
+                n = 0
+    valued += _value_cells(n, z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
+                           bound, tables, scratch, kept, cell_value)
     for i in range(i0, i1):
+        first = (i - i0) * k
+        if not (whole or alive[i - i0]):  # every candidate ruled out: nothing bought
+            pick[i], wanted[i] = -1, False
+            cands[i, 0], mean[i, 0], var[i, 0] = cell_seller[first], cell_mean[first], cell_var[first]
+            slot[i, 0], price[i, 0] = cell_slot[first], cell_price[first]
+            extra[i, 0], value[i, 0], acceptable[i, 0] = cell_extra[first], -np.inf, False
+            continue
         top, any_ok = 0, False
         for c in range(k):
-            if cands[i, c] < 0:
-                value[i, c] = -np.inf
-            ok = value[i, c] >= -tolerance
-            acceptable[i, c] = ok
+            if cell_seller[first + c] < 0:
+                cell_value[first + c] = -np.inf
+            v = cell_value[first + c]
+            ok = v >= -tolerance
             any_ok = any_ok or ok
-            if np.isnan(value[i, top]):
+            if whole:
+                acceptable[i, c] = ok
+            if np.isnan(cell_value[first + top]):
                 continue
-            if np.isnan(value[i, c]) or value[i, c] > value[i, top]:
+            if np.isnan(v) or v > cell_value[first + top]:
                 top = c
-        pick[i] = top if acceptable[i, top] else -1
+        top_ok = cell_value[first + top] >= -tolerance
         wanted[i] = any_ok
+        if whole:
+            pick[i] = top if top_ok else -1
+            for c in range(k):
+                lot = first + c
+                cands[i, c], mean[i, c], var[i, c] = cell_seller[lot], cell_mean[lot], cell_var[lot]
+                slot[i, c], price[i, c] = cell_slot[lot], cell_price[lot]
+                extra[i, c], value[i, c] = cell_extra[lot], cell_value[lot]
+        else:  # the chosen cell, as the only column
+            pick[i] = 0 if top_ok else -1
+            lot = first + top
+            cands[i, 0], mean[i, 0], var[i, 0] = cell_seller[lot], cell_mean[lot], cell_var[lot]
+            slot[i, 0], price[i, 0] = cell_slot[lot], cell_price[lot]
+            extra[i, 0], value[i, 0], acceptable[i, 0] = cell_extra[lot], cell_value[lot], top_ok
     return valued
 
 
-#: The arrays `shop_plain` writes, of the candidates' shape: mean, var, slot, price, extra,
-#: value, acceptable; per row (in the first column) the column bought when capacity is
-#: unlimited and whether anything was acceptable; the candidates; per row (first column)
-#: whether the current seller is among them.
+#: The arrays `shop_plain` writes, of the candidates' shape (or one column: the chosen
+#: cell): mean, var, slot, price, extra, value, acceptable; per row (in the first column)
+#: the column bought when capacity is unlimited and whether anything was acceptable; the
+#: candidates; per row (first column) whether the current seller is among them.
 SHOP_BUFFERS = (np.float64, np.float64, np.int64, np.float64, np.float64, np.float64,
                 np.bool_, np.int64, np.bool_, np.int64, np.bool_)
+
+
+@njit(cache=True, error_model="numpy")
+def _shop_chunk(r0, r1, buyers, sampling, theta, seller_price, switching, beliefs,
+                delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
+                prune, tables, tolerance, block, out):
+    """`_shop_rows` over rows r0:r1 block by block, with one set of buffers."""
+    k = sampling[0].shape[1] + 1
+    rows = max(1, block // max(k, 1))
+    scratch = _scratch(z.shape[0], rows * k)
+    kept = _prune_scratch(z.shape[0], rows * k)
+    seen = (np.full(seller_price.shape[0], -1, dtype=np.int64),
+            np.empty(seller_price.shape[0], dtype=np.int64))
+    span = rows * SPAN
+    cells = (np.empty(span * k, dtype=np.int64), np.empty(span * k), np.empty(span * k),
+             np.empty(span * k, dtype=np.int64), np.empty(span * k), np.empty(span * k),
+             np.empty(span * k), np.empty(span, dtype=np.bool_))
+    rest = 0
+    for i0 in range(r0, r1, span):
+        i1 = min(r1, i0 + span)
+        valued = _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs,
+                            delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam,
+                            expectation, fast, prune, prune and rest == 0, tables, tolerance,
+                            scratch, kept, seen, cells, *out)
+        rest = _pause(rest, valued, (i1 - i0) * k)
 
 
 @njit(cache=True, error_model="numpy")
 def _shop_plain(buyers, sampling, theta, seller_price, switching, beliefs, delivery_var, z,
                 probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, tables,
                 tolerance, block, out):
-    n, k = out[0].shape
-    rows = max(1, block // max(k, 1))
-    scratch = _scratch(z.shape[0], rows * k)
-    kept = _prune_scratch(z.shape[0], rows * k)
-    rest = 0
-    for b in range((n + rows - 1) // rows):
-        i0, i1 = b * rows, min(n, (b + 1) * rows)
-        valued = _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs,
-                            delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam,
-                            expectation, fast, prune, prune and rest == 0, tables, tolerance,
-                            scratch, kept, *out)
-        rest = _pause(rest, valued, (i1 - i0) * k)
+    _shop_chunk(0, out[0].shape[0], buyers, sampling, theta, seller_price, switching, beliefs,
+                delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
+                prune, tables, tolerance, block, out)
+
+
+#: Chunks of rows per thread in `_shop_plain_threaded` (each takes its own buffers).
+CHUNKS_PER_THREAD = 8
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _shop_plain_threaded(buyers, sampling, theta, seller_price, switching, beliefs,
                          delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam, expectation,
-                         fast, prune, tables, tolerance, block, out):
-    """`_shop_plain` with blocks shared out to threads (compiled only when used)."""
-    n, k = out[0].shape
+                         fast, prune, tables, tolerance, block, out, chunks):
+    """`_shop_plain` with `chunks` runs of rows shared out to threads (compiled only when
+    used); exact pruning makes the results independent of where runs start."""
+    n, k = out[0].shape[0], sampling[0].shape[1] + 1
     rows = max(1, block // max(k, 1))
-    for b in prange((n + rows - 1) // rows):
-        _shop_rows(b * rows, min(n, (b + 1) * rows), buyers, sampling, theta, seller_price,
-                   switching, beliefs, delivery_var, z, probs, gain_w, loss_w, alpha, beta,
-                   lam, expectation, fast, prune, prune, tables, tolerance,
-                   _scratch(z.shape[0], rows * k), _prune_scratch(z.shape[0], rows * k), *out)
+    blocks = (n + rows - 1) // rows
+    chunks = max(1, min(chunks, blocks))
+    per = (blocks + chunks - 1) // chunks * rows  # whole blocks
+    for c in prange(chunks):
+        _shop_chunk(min(n, c * per), min(n, (c + 1) * per), buyers, sampling, theta,
+                    seller_price, switching, beliefs, delivery_var, z, probs, gain_w, loss_w,
+                    alpha, beta, lam, expectation, fast, prune, tables, tolerance, block, out)
 
 
 def shop_plain(buyers, sampling, theta, seller_price, switching, beliefs, delivery_var, z,
-               probs, gain_w, loss_w, alpha, beta, lam, expectation, tolerance, out=None):
+               probs, gain_w, loss_w, alpha, beta, lam, expectation, tolerance, whole=True,
+               out=None):
     """Shopping where no mechanism touches candidates, beliefs, prices or choices, in one
     pass per block of buyers: the candidates (`sampling`: the draws of
     `phases.shop.sample`, the offering sellers' rows they index, each buyer's last
     seller and which sellers offer), `candidate_beliefs` (`beliefs`: its arguments after
     `cands`), delivery noise, the price and switching cost, the CPT value
     (`lottery_values`; those below the outside option less `tolerance` may be -inf), and
-    whether each beats the outside option (worth 0). Returns the Offers' mean, var, slot,
-    price and extra, then value and acceptable, then per buyer the column it buys when
-    capacity is unlimited (its first best by np.argmax, -1 if that is not acceptable) and
-    whether anything was acceptable, then the candidates and whether column 0 is the
-    buyer's current seller. The same numbers as `phases.shop` builds step by step (tests
-    hold them equal). `out`: arrays of the candidates' shape to write into, dtypes as
-    `SHOP_BUFFERS`."""
+    whether each beats the outside option (worth 0). The same numbers as `phases.shop`
+    builds step by step (tests hold them equal).
+
+    Returns, for every candidate (`whole`) or only for the one each buyer chose (its
+    first best by np.argmax, as one column), the Offers' mean, var, slot, price and
+    extra, then value and acceptable; then per buyer the column it buys when capacity is
+    unlimited (-1: its first best is not acceptable) and whether anything was
+    acceptable, then the candidates and whether the buyer's current seller is among
+    them. `out`: arrays to write into, dtypes as `SHOP_BUFFERS`.
+    """
     prune = 0.0 < alpha <= 1.0 and 0.0 < beta <= 1.0
-    kernel = _shop_plain_threaded if _threads > 1 else _shop_plain
     if out is None:
-        shape = (len(buyers), sampling[0].shape[1] + 1)
+        shape = (len(buyers), sampling[0].shape[1] + 1 if whole else 1)
         out = [np.empty(shape, dtype=d) for d in SHOP_BUFFERS]
     out = list(out)
     for column in (7, 8, 10):
         out[column] = out[column][:, 0]
     out = tuple(out)
-    kernel(buyers, sampling, theta, seller_price, float(switching),
-           beliefs, float(delivery_var), z, probs, gain_w, loss_w, alpha, beta, lam,
-           expectation, _fast(alpha, beta), prune,
-           _tables(alpha, beta, -tolerance if prune else -np.inf,
-                   (z, probs, gain_w, loss_w, alpha, beta, lam, expectation)),
-           float(tolerance), BLOCK, out)
+    args = (buyers, sampling, theta, seller_price, float(switching), beliefs,
+            float(delivery_var), z, probs, gain_w, loss_w, alpha, beta, lam, expectation,
+            _fast(alpha, beta), prune,
+            _tables(alpha, beta, -tolerance if prune else -np.inf,
+                    (z, probs, gain_w, loss_w, alpha, beta, lam, expectation)),
+            float(tolerance), BLOCK, out)
+    if _threads > 1:
+        _shop_plain_threaded(*args, _threads * CHUNKS_PER_THREAD)
+    else:
+        _shop_plain(*args)
     return out
 
 

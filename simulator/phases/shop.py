@@ -22,7 +22,9 @@ ACCEPT_TOLERANCE = 1e-12
 @dataclass
 class Offers:
     """What each buyer considered this step: one row per buyer, one column per candidate
-    (column 0: its current seller, -1 where it has none), and the column it bought."""
+    (column 0: its current seller, -1 where it has none), and the column it bought. (A
+    market shopped in one pass without capacity limits keeps only the chosen column:
+    `shop_plain`.)"""
 
     buyers: np.ndarray
     cands: np.ndarray            # seller rows, -1: no candidate
@@ -139,22 +141,27 @@ def shop(m: MarketState) -> Offers | None:
 
 def shop_plain(m: MarketState, buyers: np.ndarray, offering: np.ndarray) -> Offers:
     """`shop` where no mechanism takes part (`MarketState.plain_shop`): candidates,
-    beliefs, prices, values and choices in one compiled pass, with the same numbers."""
+    beliefs, prices, values and choices in one compiled pass, with the same numbers.
+    Without capacity limits its Offers keep only the column each buyer chose (`pick`
+    is 0 or -1): settlement reads nothing else, and writing every cell out cost a
+    tenth of a step."""
     p, s, bel = m.params, m.sellers, m.beliefs
     buyers = np.ascontiguousarray(buyers, dtype=np.int64)
     sampling = (sample(m, len(buyers), offering), offering, m.buyers.last_seller, s.offering)
     beliefs = (s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
                m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller,
                bel.slot_mean, bel.slot_precision)
-    out = m.buffers("shop", (len(buyers), p.choice.candidates + 1), kernels.SHOP_BUFFERS)
+    whole = p.capacity > 0  # allocation walks down each buyer's list
+    width = p.choice.candidates + 1 if whole else 1
+    out = m.buffers("shop", (len(buyers), width), kernels.SHOP_BUFFERS)
     (mean, var, slot, price, extra, value, acceptable, first, wanted, cands,
      has_current) = kernels.shop_plain(buyers, sampling, m.buyers.theta, s.price,
                                        p.choice.switching_cost, beliefs, m.noise_var,
-                                       *m.valuations[0].kernel_args(), ACCEPT_TOLERANCE, out)
+                                       *m.valuations[0].kernel_args(), ACCEPT_TOLERANCE,
+                                       whole, out)
     offers = Offers(buyers, cands, has_current, mean, var, slot, price, extra)
     offers.wanted = wanted
-    offers.pick = first if p.capacity <= 0 else allocate(m, cands, value, acceptable,
-                                                          p.capacity)
+    offers.pick = allocate(m, cands, value, acceptable, p.capacity) if whole else first
     return offers
 
 
