@@ -68,7 +68,8 @@ def first_best(model: MarketState, buyers: np.ndarray) -> float:
     for mech in model.mechanisms:
         up = mech.attainable(model, up)
     if p.capacity <= 0:
-        best = np.maximum((theta - p.cost.c1) * up.max(), (theta - p.cost.c1) * q.min()) - p.cost.c0
+        gain = theta - p.cost.c1
+        best = np.maximum(gain * up.max(), gain * q.min()) - p.cost.c0
         return float(np.maximum(best, 0.0).sum())
     k = min(p.capacity, len(buyers))
     units, units_up = np.repeat(q, k)[: len(theta)], np.repeat(up, k)[: len(theta)]

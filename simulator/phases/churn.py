@@ -31,6 +31,7 @@ def churn(m: MarketState, t: Trades, start: np.ndarray) -> Churn:
     leaving = np.flatnonzero(b.active[:n] & (
         (b.trust[:n] < m.trust_of("leave_below", np.s_[:n]))
         | ((lapse > 0) & (b.idle[:n] >= lapse))))
-    switched = switched[~np.isin(switched, leaving)]
+    if len(leaving):
+        switched = switched[~np.isin(switched, leaving)]
     arrivals = int(m.rng.poisson(m.params.arrivals.rate * m.params.buyers))
     return Churn(switched, leaving, arrivals)
