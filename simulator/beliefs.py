@@ -146,12 +146,16 @@ class BeliefStore:
         if len(buyers) == 0:
             return
         info = np.broadcast_to(1.0 / np.asarray(obs_var, dtype=float), buyers.shape)
+        m, t, sq = (self.pool_mean.reshape(-1), self.pool_precision.reshape(-1),
+                    self.pool_sq.reshape(-1))
+        if distinct:  # one compiled pass, with the arithmetic below
+            kernels.update_distinct(m, t, sq, buyers * self.pools + pools, info,
+                                    np.broadcast_to(observed, buyers.shape),
+                                    None if observed_sq is None
+                                    else np.broadcast_to(observed_sq, buyers.shape))
+            return
         sums = [info * observed, info * (observed**2 if observed_sq is None else observed_sq)]
-        if distinct:
-            target, add_prec, (add_sum, add_sq) = buyers * self.pools + pools, info, sums
-        else:
-            target, add_prec, (add_sum, add_sq) = _gather(buyers * self.pools + pools, info,
-                                                          sums)
+        target, add_prec, (add_sum, add_sq) = _gather(buyers * self.pools + pools, info, sums)
         m, t, sq = (self.pool_mean.reshape(-1), self.pool_precision.reshape(-1),
                     self.pool_sq.reshape(-1))
         new_prec = t[target] + add_prec
@@ -170,12 +174,13 @@ class BeliefStore:
         if len(rows) == 0:
             return
         info = np.broadcast_to(1.0 / np.asarray(obs_var, dtype=float), rows.shape)
-        if distinct:
-            target, add_prec, add_sum = rows * mean.shape[1] + cols, info, info * observed
-        else:
-            target, add_prec, (add_sum,) = _gather(rows * mean.shape[1] + cols, info,
-                                                   [info * observed])
         m, t = mean.reshape(-1), precision.reshape(-1)
+        if distinct:  # one compiled pass, with the arithmetic below
+            kernels.update_distinct(m, t, None, rows * mean.shape[1] + cols, info,
+                                    np.broadcast_to(observed, rows.shape), None)
+            return
+        target, add_prec, (add_sum,) = _gather(rows * mean.shape[1] + cols, info,
+                                               [info * observed])
         new_prec = t[target] + add_prec
         m[target] = (t[target] * m[target] + add_sum) / new_prec
         t[target] = new_prec

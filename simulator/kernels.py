@@ -539,6 +539,23 @@ def open_slots(slot_seller, slot_used, slot_mean, slot_precision, buyers, seller
 
 
 @njit(cache=True)
+def update_distinct(mean, precision, sq, target, info, observed, observed_sq):
+    """In place, at flat cells `target` (none repeated): the normal-normal update with
+    evidence `observed` worth `info`, and of the mean square (`sq`, unless None) with
+    `observed_sq` (None: observed squared). The operations of `BeliefStore.update_pool`'s
+    numpy form, in its order, so the same bits."""
+    for e in range(target.shape[0]):
+        g, w = target[e], info[e]
+        old = precision[g]
+        new = old + w
+        mean[g] = (old * mean[g] + w * observed[e]) / new
+        if sq is not None:
+            o2 = observed[e] * observed[e] if observed_sq is None else observed_sq[e]
+            sq[g] = (old * sq[g] + w * o2) / new
+        precision[g] = new
+
+
+@njit(cache=True)
 def fade_slots(precision, mean, seller, used, since, keep, floor, rate, pool_mean, seller_pool,
                pub_mean, pub_var):
     """In place: remembered beliefs lose a share `1 - keep` of precision (never below

@@ -200,3 +200,31 @@ def test_compiled_remember_equals_its_numpy_reference_with_repeated_buyers():
         for name in ("slot_seller", "slot_used", "slot_mean", "slot_precision"):
             assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
     assert len(np.unique(buyers)) < len(buyers)  # repeats were exercised
+
+
+def test_distinct_updates_give_the_bits_of_the_sorted_ones():
+    """`distinct=True` (one trade per buyer, news to every buyer) skips the sort and runs
+    compiled; the beliefs come out as the general information-form update's, bit for bit,
+    with a scalar or per-entry noise and with or without observed squares."""
+    import copy
+
+    rng = np.random.default_rng(4)
+    for trial in range(40):
+        fast = BeliefStore(capacity=300, memory=3, prior_mean=[0.4, 0.6], prior_precision=2.0,
+                           forgetting=0.1, pools=2, prior_obs_var=0.05)
+        fast.pool_mean[:] = rng.random(fast.pool_mean.shape)
+        fast.pool_sq[:] = fast.pool_mean**2 + rng.random(fast.pool_mean.shape)
+        fast.slot_mean[:] = rng.random(fast.slot_mean.shape)
+        fast.slot_precision[:] = rng.random(fast.slot_precision.shape) * 10
+        slow, before = copy.deepcopy(fast), fast.pool_mean.copy()
+        buyers = rng.permutation(300)[: rng.integers(1, 300)]
+        pools, slots = rng.integers(0, 2, len(buyers)), rng.integers(0, 3, len(buyers))
+        observed = rng.normal(0.5, 0.3, len(buyers))
+        obs_var = rng.random(len(buyers)) + 0.01 if trial % 2 else 0.07
+        squares = observed**2 + rng.random(len(buyers)) if trial % 3 == 0 else None
+        for store, distinct in ((fast, True), (slow, False)):
+            store.update_pool(buyers, pools, observed, obs_var, squares, distinct=distinct)
+            store.update_slots(buyers, slots, observed, obs_var, distinct=distinct)
+        for name in ("pool_mean", "pool_precision", "pool_sq", "slot_mean", "slot_precision"):
+            assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+        assert not np.array_equal(fast.pool_mean, before)
