@@ -58,7 +58,9 @@ def hear(m: MarketState, buyers: np.ndarray, sellers: np.ndarray, observed: np.n
          weight: np.ndarray) -> None:
     """Evidence about sellers that did not come from a purchase (a story, a sample):
     worth `weight` own observations about that seller (or, with anonymous sellers,
-    about the pool it belongs to)."""
+    about the pool it belongs to). Each buyer hears at most one piece a call (one story,
+    one sample), so the updates need no sort (a repeat would be taken in turn: the same
+    belief but for rounding)."""
     from .shop import predictive_beliefs
 
     s, bel = m.sellers, m.beliefs
@@ -67,7 +69,8 @@ def hear(m: MarketState, buyers: np.ndarray, sellers: np.ndarray, observed: np.n
     if len(buyers) == 0:
         return
     if not m.remembers:
-        bel.update_pool(buyers, s.pool[sellers], observed, m.pool_obs_var / weight)
+        bel.update_pool(buyers, s.pool[sellers], observed, m.pool_obs_var / weight,
+                        distinct=True)
         return
     known = bel.find(buyers, sellers)
     prior_mean, prior_precision = np.zeros(len(buyers)), np.ones(len(buyers))
@@ -77,4 +80,4 @@ def hear(m: MarketState, buyers: np.ndarray, sellers: np.ndarray, observed: np.n
         prior_mean[new] = mean[:, 0]
         prior_precision[new] = 1 / np.maximum(var[:, 0] - m.noise_var, 1e-9)
     slot = bel.remember(buyers, sellers, prior_mean, prior_precision, m.now, known)
-    bel.update_slots(buyers, slot, observed, m.seller_obs_var / weight)
+    bel.update_slots(buyers, slot, observed, m.seller_obs_var / weight, distinct=True)
