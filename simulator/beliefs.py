@@ -188,9 +188,9 @@ class BeliefStore:
     def forget_seller(self, sellers: np.ndarray) -> None:
         """Sellers that left the market drop out of every buyer's memory."""
         if len(sellers):
-            gone = np.isin(self.slot_seller, sellers)
-            self.slot_seller[gone] = EMPTY
-            self.slot_used[gone] = 0
+            gone = np.zeros(max(int(sellers.max()), int(self.slot_seller.max())) + 1, dtype=bool)
+            gone[sellers] = True
+            kernels.forget_sellers(self.slot_seller, self.slot_used, gone)
 
     @property
     def nbytes(self) -> int:

@@ -539,6 +539,18 @@ def open_slots(slot_seller, slot_used, slot_mean, slot_precision, buyers, seller
 
 
 @njit(cache=True)
+def forget_sellers(slot_seller, slot_used, gone):
+    """In place: slots holding a seller marked in `gone` (by row) are emptied."""
+    n, memory = slot_seller.shape
+    for i in range(n):
+        for r in range(memory):
+            j = slot_seller[i, r]
+            if j >= 0 and gone[j]:
+                slot_seller[i, r] = -1
+                slot_used[i, r] = 0
+
+
+@njit(cache=True)
 def update_distinct(mean, precision, sq, target, info, observed, observed_sq):
     """In place, at flat cells `target` (none repeated): the normal-normal update with
     evidence `observed` worth `info`, and of the mean square (`sq`, unless None) with

@@ -228,3 +228,19 @@ def test_distinct_updates_give_the_bits_of_the_sorted_ones():
         for name in ("pool_mean", "pool_precision", "pool_sq", "slot_mean", "slot_precision"):
             assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
         assert not np.array_equal(fast.pool_mean, before)
+
+
+def test_sellers_who_leave_drop_out_of_every_memory():
+    rng = np.random.default_rng(2)
+    store = BeliefStore(capacity=200, memory=5, prior_mean=0.5, prior_precision=1.0,
+                        forgetting=0.1)
+    store.slot_seller[:] = rng.integers(-1, 30, size=store.slot_seller.shape)
+    store.slot_used[:] = rng.integers(1, 9, size=store.slot_used.shape)
+    before_seller, before_used = store.slot_seller.copy(), store.slot_used.copy()
+    gone = np.array([3, 17, 29, 40])  # 40: a seller nobody remembers
+    store.forget_seller(gone)
+    hit = np.isin(before_seller, gone)
+    assert hit.sum() > 50
+    assert (store.slot_seller[hit] == -1).all() and (store.slot_used[hit] == 0).all()
+    assert np.array_equal(store.slot_seller[~hit], before_seller[~hit])
+    assert np.array_equal(store.slot_used[~hit], before_used[~hit])
