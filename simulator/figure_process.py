@@ -78,7 +78,7 @@ class Figures:
         self._submitted = True
         # Theory's levels, solved by the child while this process simulated (for theory.csv
         # and report.md too); then the results (the child is ready to read them at once).
-        theory = self._done.recv()
+        theory = self._receive()
         if isinstance(theory, str):
             raise RuntimeError(f"preparing the figures failed:\n{theory}")
         vars(results).update(theory)
@@ -91,14 +91,18 @@ class Figures:
         """Return once the figures are written; raise if they could not be."""
         if self._process is None or not self._submitted:
             return
-        try:
-            error = self._done.recv()
-        except EOFError:
-            self._process.join()
-            error = f"the figure process ended with exit code {self._process.exitcode}"
+        error = self._receive()
         self._process.join()
         if error:
             raise RuntimeError(f"drawing the figures failed:\n{error}")
+
+    def _receive(self):
+        """The child's next message (a traceback when it failed)."""
+        try:
+            return self._done.recv()
+        except EOFError:   # killed (e.g. out of memory) before it could say why
+            self._process.join()
+            return f"the figure process ended with exit code {self._process.exitcode}"
 
     def close(self) -> None:
         """Stop the figure process (at once, if it is still at work) and release it."""
