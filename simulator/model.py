@@ -160,15 +160,16 @@ class MarketModel(mesa.Model):
             uid[rows] = self._buyer_number + np.arange(len(rows))
             self._buyer_number += len(rows)
             return
-        for r in rows:
-            agent = Buyer(self, int(r))
-            self.buyer_agents[int(r)] = agent
-            uid[r] = agent.unique_id
+        rows = rows.tolist()  # Python ints: one conversion, not one per agent
+        agents = [Buyer(self, r) for r in rows]
+        self.buyer_agents.update(zip(rows, agents, strict=True))
+        uid[rows] = [agent.unique_id for agent in agents]
 
     def _remove_buyers(self, rows: np.ndarray) -> None:
         population.remove_buyers(self.market, rows, self._free_buyer_rows)
-        for r in rows:
-            agent = self.buyer_agents.pop(int(r), None)
+        leaving = self.buyer_agents.pop
+        for r in rows.tolist():
+            agent = leaving(r, None)
             if agent is not None:
                 agent.remove()
 

@@ -8,8 +8,7 @@ false claim.
 
 from __future__ import annotations
 
-import numpy as np
-
+from ._kernels import judge_claims
 from .base import SellerChoice, share
 
 STRATEGY_SIGN = {"honest": 0.0, "over_promise": 1.0, "under_promise": -1.0}
@@ -48,11 +47,9 @@ class Claims(SellerChoice):
         """Buyers learn how far to believe claims; a caught false claim is fined."""
         s, b = m.sellers, m.buyers
         who, seller, quality = trades.buyer, trades.seller, trades.quality
-        false = quality < s.claim[seller] - self.p.tolerance
-        cred, seg = b.credibility[who], b.segment[who]
-        gain, loss = m.segment_trust["gain"][seg], m.segment_trust["loss"][seg]
-        cred = np.where(false, cred * (1 - loss), cred + gain * (1 - cred))
-        b.credibility[who] = np.where(m.learnable(seller), cred, b.credibility[who])
+        false = judge_claims(who, seller, quality, m.learnable(seller), s.claim,
+                             float(self.p.tolerance), b.segment, m.segment_trust["gain"],
+                             m.segment_trust["loss"], b.credibility)
         if self.p.audit > 0 and self.p.penalty > 0:
             caught = false & (m.rng.random(len(who)) < self.p.audit)
             m.charge(seller[caught], self.p.penalty, transfer=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._kernels import append_listed
 from .base import Mechanism
 
 
@@ -23,5 +24,4 @@ class ComparisonSite(Mechanism):
         k = min(self.p.listed, len(offering))
         listed = offering[np.argsort(s.price[offering], kind="stable")[:k]]
         looks = m.rng.random(len(buyers)) < self.p.coverage
-        extra = np.where(looks[:, None], listed[None, :], -1)
-        return np.concatenate([cands, extra], axis=1)
+        return append_listed(cands, looks, listed)

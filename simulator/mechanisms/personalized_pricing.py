@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._kernels import personal_prices
 from .base import Mechanism
 
 
@@ -21,18 +22,15 @@ class PersonalizedPricing(Mechanism):
 
     def adjust_prices(self, m, offers):
         s, b = m.sellers, m.buyers
-        cands, price = offers.safe, offers.price
-        personal = s.has_data[cands]
         active = b.active[: b.size]
-        relative = b.theta[offers.buyers] / max(float(b.theta[: b.size][active].mean()), 1e-12)
-        custom = np.maximum(price * (1 + self.p.capture * (relative[:, None] - 1)),
-                            s.unit_cost[cands])
-        offers.price = np.where(personal, custom, price)
-        offers.flags["personal"] = personal
+        mean_theta = max(float(b.theta[: b.size][active].mean()), 1e-12)
+        offers.price, offers.flags["personal"] = personal_prices(
+            offers.cands, offers.buyers, b.theta, mean_theta, float(self.p.capture),
+            offers.price, s.has_data, s.unit_cost)
 
     def after_trade(self, m, trades):
         """Finding out about a personal price costs the seller's market trust."""
         b, who = m.buyers, trades.buyer
         personal = trades.flags.get("personal", np.zeros(len(who), dtype=bool))
-        found = personal & (m.rng.random(len(who)) < self.p.discovery)
-        b.trust[who] = np.where(found, b.trust[who] * (1 - self.p.backlash), b.trust[who])
+        found = who[personal & (m.rng.random(len(who)) < self.p.discovery)]
+        b.trust[found] = b.trust[found] * (1 - self.p.backlash)

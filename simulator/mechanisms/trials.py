@@ -20,9 +20,10 @@ class Trials(Mechanism):
 
         first = cands[:, 1]  # the first sampled seller (column 0 is the current one)
         lucky = (m.rng.random(len(buyers)) < self.p.probability) & m.learnable(first)
-        if m.remembers:
-            lucky &= m.beliefs.find(buyers, first) == EMPTY
         who, seller = buyers[lucky], first[lucky]
+        if m.remembers:
+            unknown = m.beliefs.find(who, seller) == EMPTY
+            who, seller = who[unknown], seller[unknown]
         if len(who) == 0:
             return
         s = m.sellers

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SellerChoice
+from .base import N_POOLS, SellerChoice
 
 WARRANTY = 2
 
@@ -19,6 +19,11 @@ class Warranty(SellerChoice):
     seller_columns = {"warranty": (bool, False)}
     badge = WARRANTY
 
+    def __init__(self, market):
+        super().__init__(market)
+        #: Quality floor per badge pool: the threshold where the pool carries the badge.
+        self.floor = np.where(np.arange(N_POOLS) & WARRANTY, self.p.threshold, -np.inf)
+
     def decide(self, m, live, age):
         m.sellers.warranty[live] = self.choose(m, live, age) == 1
 
@@ -26,12 +31,13 @@ class Warranty(SellerChoice):
         return m.sellers.warranty[live]
 
     def quality_floor(self, m, pools):
-        return np.where(np.asarray(pools) & WARRANTY, self.p.threshold, -np.inf)
+        return np.take(self.floor, pools)
 
     def deliver(self, m, sellers, quality):
         covered = m.sellers.warranty[sellers]
         repair = np.where(covered, np.maximum(self.p.threshold - quality, 0.0), 0.0)
-        m.charge(sellers, m.params.cost.c1 * repair)
+        fixed = repair != 0  # only repairs cost anything
+        m.charge(sellers[fixed], m.params.cost.c1 * repair[fixed])
         return quality + repair
 
     def attainable(self, m, quality):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._kernels import first_stories
 from .base import Mechanism
 
 
@@ -23,18 +24,14 @@ class WordOfMouth(Mechanism):
 
         buyers, sellers, got = trades.buyer, trades.seller, trades.quality
         talk = m.rng.random(len(buyers)) < self.p.probability
-        talk &= buyers < self.network.size
-        if not talk.any():
+        # Each active listener takes in one story per step (the first one it hears).
+        listener, story = first_stories(buyers, talk, self.network.indptr,
+                                        self.network.indices, m.buyers.active)
+        if len(listener) == 0:
             return
-        listener, idx = self.network.listeners(buyers[talk])
-        sellers, got = sellers[talk], got[talk]
-        listener, idx = listener[m.buyers.active[listener]], idx[m.buyers.active[listener]]
-        # Each listener takes in one story per step (the first one it hears).
-        listener, first = np.unique(listener, return_index=True)
-        idx = idx[first]
         b = m.buyers
         weight = self.p.weight * b.trust[listener] * m.segment_reading[b.segment[listener]]
-        hear(m, listener, sellers[idx], got[idx], weight)
+        hear(m, listener, sellers[story], got[story], weight)
 
 
 class SocialNetwork:
@@ -56,16 +53,3 @@ class SocialNetwork:
             graph = nx.watts_strogatz_graph(n, max(2, k - k % 2), w.rewiring, seed=seed)
         adj = nx.to_scipy_sparse_array(graph, nodelist=range(n), format="csr")
         self.indptr, self.indices = adj.indptr.astype(np.int64), adj.indices.astype(np.int64)
-
-    def listeners(self, tellers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(listener, index into tellers) for every neighbour of every teller.
-
-        Buyers who arrived after the network was built (rows beyond it) have no
-        neighbours.
-        """
-        tellers = tellers[tellers < self.size]
-        start, end = self.indptr[tellers], self.indptr[tellers + 1]
-        counts = end - start
-        teller_idx = np.repeat(np.arange(len(tellers)), counts)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return self.indices[start[teller_idx] + offsets], teller_idx

@@ -97,4 +97,4 @@ def remove_buyers(m: MarketState, rows: np.ndarray, free_rows: list[int]) -> Non
     m.buyers.active[rows] = False
     m.departed_paid += float(m.buyers.paid_total[rows].sum())  # the rows will be reused
     m.buyers.paid_total[rows] = 0.0
-    free_rows.extend(int(r) for r in rows)
+    free_rows.extend(rows.tolist())
