@@ -6,12 +6,14 @@ source of every frame on the import stack and resolve the file of every
 loaded module, 0.2-0.5 s once pandas and matplotlib are loaded (up to a
 tenth of a tiny `infogap run`). All Mesa reads is a frame's function name and
 its module's name, so while Mesa is imported those three answer from the
-frames alone; the loggers get the same names. Import Mesa from here:
+frames alone; the loggers get the same names. And only the part of Mesa the
+market uses is imported (see `_import_core`). Import Mesa from here:
 `from .mesa_import import mesa`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import sys
 
@@ -46,10 +48,51 @@ def _import_mesa():
     saved = inspect.stack, inspect.getouterframes, inspect.getmodule
     inspect.stack, inspect.getouterframes, inspect.getmodule = _stack, _frames, _module
     try:
+        return _import_core()
+    except ImportError:   # another Mesa than the one this was written for: all of it
+        for name in [n for n in sys.modules if n == "mesa" or n.startswith("mesa.")]:
+            del sys.modules[name]
         import mesa
+
+        return mesa
     finally:
         inspect.stack, inspect.getouterframes, inspect.getmodule = saved
+
+
+def _import_core():
+    """`mesa` with Agent, Model and DataCollector, without running `mesa/__init__.py` and
+    `mesa/experimental/__init__.py` until something asks them for another name: they import
+    every Mesa feature, among them grids with networkx and spaces with scipy.spatial
+    (0.4-0.5 s that the market never uses)."""
+    mesa = _bare_package("mesa")
+    _bare_package("mesa.experimental")
+    from mesa.agent import Agent
+
+    mesa.Agent = Agent   # before the modules that import it from `mesa`
+    from mesa.model import Model
+
+    mesa.Model = Model
+    from mesa.datacollection import DataCollector
+
+    mesa.DataCollector = DataCollector
     return mesa
+
+
+def _bare_package(name: str):
+    """Package `name`, registered without running its `__init__`; the first name asked of
+    it that it lacks runs the `__init__` (so `mesa.discrete_space`, `mesa.__version__` or
+    `from mesa import batch_run` work as after `import mesa`)."""
+    spec = importlib.util.find_spec(name)
+    package = importlib.util.module_from_spec(spec)
+
+    def complete(attribute: str):
+        del package.__getattr__
+        spec.loader.exec_module(package)
+        return getattr(package, attribute)
+
+    package.__getattr__ = complete
+    sys.modules[name] = package
+    return package
 
 
 mesa = _import_mesa()

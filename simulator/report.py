@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from .figure_layout import fit_y_labels, panel_grid
 from .measures import axis_label, bounds
@@ -27,6 +26,8 @@ from .stats import Interval, band, clip_interval
 from .windows import window_steps
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from .results import Results
 
 FILES = ("timeseries.csv", "summary.csv", "comparison.csv", "theory.csv", "report.md",
@@ -48,7 +49,11 @@ def write_results(results: Results, directory, **options) -> Path:
     return write_atomically(directory, lambda folder: write_files(results, folder), **options)
 
 
-def write_files(results: Results, folder: Path) -> None:
+def write_files(results: Results, folder: Path, figures=None) -> None:
+    """Every file of a run. `figures(results, folder)` writes the PNGs (default
+    `write_figures`, here and now); it is called first, so that a `figure_process.Figures`
+    draws them in its own process while this one writes the tables."""
+    (write_figures if figures is None else figures)(results, folder)
     results.timeseries.to_csv(folder / "timeseries.csv", **CSV)
     results.summary.to_csv(folder / "summary.csv", **CSV)
     results.comparison.to_csv(folder / "comparison.csv", **CSV)
@@ -57,15 +62,34 @@ def write_files(results: Results, folder: Path) -> None:
         results.early_comparison.to_csv(folder / "early_comparison.csv", **CSV)
     if results.segment_timeseries is not None:
         results.segment_timeseries.to_csv(folder / "segments.csv", **CSV)
-        _save(plot_segments(results), folder / "segments.png")
     if results.panel is not None:
         write_panel(results.panel, folder)
     from .theory.compare import frame as theory_frame
 
     theory_frame(results).to_csv(folder / "theory.csv", **CSV)
-    _save(plot_metrics(results, HEADLINE), folder / "headline.png")
-    _save(plot_metrics(results, varying_metrics(results), columns=4), folder / "metrics.png")
     (folder / "report.md").write_text(report_markdown(results), encoding="utf-8")
+
+
+def figure_names(results: Results) -> list[str]:
+    """The PNG files of a run, the one with the most panels first."""
+    segments = ["segments.png"] if results.segment_timeseries is not None else []
+    return ["metrics.png", "headline.png", *segments]
+
+
+def write_figures(results: Results, folder: Path, names=None) -> None:
+    """Draw and save the run's figures `names` (default: all of `figure_names`)."""
+    for name in figure_names(results) if names is None else names:
+        _save(draw_figure(results, name), folder / name)
+
+
+def draw_figure(results: Results, name: str) -> Figure:
+    if name == "headline.png":
+        return plot_metrics(results, HEADLINE)
+    if name == "metrics.png":
+        return plot_metrics(results, varying_metrics(results), columns=4)
+    if name == "segments.png":
+        return plot_segments(results)
+    raise ValueError(f"no figure named {name!r}")
 
 
 def panel_file_name(rows: int) -> str:
@@ -103,6 +127,7 @@ def plot_metrics(results: Results, metrics=None, columns: int = 2) -> Figure:
     [0, 1]) and drawn only where two or more replications have a value. The shaded grey
     span is the summary window (the steps averaged in summary.csv).
     """
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     metrics = list(HEADLINE if metrics is None else metrics) or list(HEADLINE)
@@ -145,6 +170,8 @@ def plot_segments(results: Results, metrics=SEGMENT_PLOT) -> Figure:
     One column per arm keeps the bands apart; rows share their y axis, so the arms
     compare across a row.
     """
+    from matplotlib.figure import Figure
+
     seg = results.segment_timeseries
     metrics = [m for m in metrics if m in SEGMENT_METRICS]
     arms = list(results.arm_names)

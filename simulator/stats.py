@@ -15,19 +15,23 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import stdtr, stdtrit
 
 LEVEL = 0.95
 
 
 def t_quantile(q, df):
     """Student-t quantile: what `scipy.stats.t.ppf` computes (the same ufunc, the same
-    bits), without importing scipy.stats (about 1.5 s of every run's start)."""
+    bits), without importing scipy.stats (about 1.5 s of every run's start). scipy.special
+    itself (0.3 s) is imported at the first interval: a run of one replication has none."""
+    from scipy.special import stdtrit
+
     return stdtrit(df, q)
 
 
 def t_sf(x, df):
     """Student-t survival function, as `scipy.stats.t.sf` for finite x."""
+    from scipy.special import stdtr
+
     return stdtr(df, -x)
 
 
@@ -125,7 +129,8 @@ def band(values: np.ndarray, level: float = LEVEL,
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
         dev = np.where(np.isnan(x), 0.0, x - mean) ** 2
         sd = np.sqrt(np.sum(dev, axis=0) / np.maximum(n - 1, 1))
-        quantile = t_quantile(0.5 + level / 2.0, np.maximum(n - 1, 1))
+        # (no quantile where no column has two values: then no scipy either)
+        quantile = t_quantile(0.5 + level / 2.0, np.maximum(n - 1, 1)) if (n >= 2).any() else 0
         half = np.where(n >= 2, quantile * sd / np.sqrt(np.maximum(n, 1)), np.nan)
     low, high = bounds
     return mean, np.clip(mean - half, low, high), np.clip(mean + half, low, high)

@@ -102,12 +102,13 @@ def test_sigkilled_run_takes_its_workers_along_and_the_next_run_cleans_up(scenar
         parent = psutil.Process(proc.pid)
         workers: list[psutil.Process] = []
 
-        def two_workers() -> bool:
+        def two_workers() -> bool:   # pool workers (spawned), and the figure process
             workers[:] = [p for p in parent.children(recursive=True)
                           if "resource_tracker" not in " ".join(p.cmdline())]
-            return len(workers) >= 2
+            return sum("spawn_main" in " ".join(p.cmdline()) for p in workers) >= 2
 
         _wait_for(two_workers, proc, "two worker processes")
+        assert len(workers) == 3   # the figure process is the third
         time.sleep(0.5)   # the workers are running
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

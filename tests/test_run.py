@@ -207,7 +207,7 @@ def test_failed_write_keeps_the_old_folder_and_leaves_nothing_half_written(
     out.mkdir()
     (out / "old.txt").write_text("previous results")
 
-    def broken(results, folder):
+    def broken(results, folder, figures=None):
         (folder / "timeseries.csv").write_text("half")
         raise failure
 

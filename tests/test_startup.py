@@ -45,6 +45,20 @@ def test_run_loads_nothing_only_other_commands_need(scenario_file, tmp_path):
     assert _loaded(modules, NOT_FOR_RUN) == []
 
 
+def test_run_draws_in_another_process_and_skips_what_one_replication_does_not_need(
+        scenario_file, tmp_path):
+    out = tmp_path / "out"
+    modules = _modules_after("run", str(scenario_file()), "--steps", "2", "--replications",
+                             "1", "--quiet", "--out", str(out))
+    assert "simulator.model" in modules and "mesa.model" in modules
+    # matplotlib is the figure process's; no t quantile without two replications; Mesa's
+    # grids and spaces are not the market's (numba itself imports scipy.linalg's BLAS)
+    assert _loaded(modules, ("matplotlib", "scipy.special", "scipy.spatial", "networkx",
+                             "mesa.discrete_space", "mesa.space")) == []
+    assert all((out / name).stat().st_size > 10_000 for name in ("headline.png",
+                                                                 "metrics.png"))
+
+
 def test_help_and_validate_load_no_heavy_library(scenario_file):
     assert _loaded(_modules_after("--help"), HEAVY) == []
     assert _loaded(_modules_after("validate", str(scenario_file())), HEAVY) == []

@@ -71,6 +71,7 @@ def overrides_from(args) -> dict:
 
 
 def run_command(args) -> int:
+    from ..figure_process import Figures
     from ..report import write_files
     from ..runner import run_scenario
     from ..sweep.executors import check_options
@@ -82,13 +83,18 @@ def run_command(args) -> int:
     out = Path(args.out) if args.out else Path("results") / scenario.name
     # Checked and staged before running: an unwritable --out is refused at once.
     folder = AtomicFolder(out, protect=[scenario.path] if scenario.path else [])
+    # Started now (after pandas, before numba), the figure process imports matplotlib and
+    # solves theory's levels while this one simulates.
+    figures = Figures(scenario)
     try:
         results = run_scenario(scenario, workers=args.workers, progress=not args.quiet,
                                panel=args.panel, executor=args.executor,
                                scheduler=args.scheduler, threads=args.threads)
-        write_files(results, folder.staging)
+        write_files(results, folder.staging, figures=figures)
+        figures.wait()
         folder.commit()
     finally:
+        figures.close()
         folder.discard()
     if not args.quiet:
         from ..report import format_summary, panel_file_name
