@@ -589,34 +589,46 @@ def fade_slots(precision, mean, seller, used, since, keep, floor, rate, pool_mea
                     mean[i, m] += rate * (target - mean[i, m])
 
 
+@njit(inline="always")
+def _stranger(row, j, pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var,
+              action_var, all_learnable):
+    """What buyer `row` believes of seller j before any memory of it: public information,
+    else its pooled belief about j's badge pool; and whether experience can teach it
+    anything. Returns (mean, variance, hidden)."""
+    pv = pub_var[j]
+    hidden = all_learnable or pv > 0.0
+    if np.isfinite(pv):
+        return pub_mean[j], pv + action_var, hidden
+    b = pool[j]
+    m = pool_mean[row, b]
+    spread = max(pool_sq[row, b] - m * m - noise_var, 0.0)
+    return m, 1.0 / pool_precision[row, b] + spread, hidden
+
+
+@njit(inline="always")
+def _memory_slot(row, j, slot_seller):
+    """The slot of buyer `row`'s memory that holds seller j, -1: none (a seller is in at
+    most one slot)."""
+    found = -1
+    for s in range(slot_seller.shape[1]):
+        found = s if slot_seller[row, s] == j else found
+    return found
+
+
 @njit(cache=True)
 def _belief_rows(i0, i1, buyers, cands, pub_mean, pub_var, pool, pool_mean, pool_precision,
                  pool_sq, noise_var, action_var, all_learnable, remembers, slot_seller,
                  slot_mean, slot_precision, mean, var, slot, open_):
     """`candidate_beliefs` for rows i0:i1, into its outputs."""
     k = cands.shape[1]
-    memory = slot_seller.shape[1]
     for i in range(i0, i1):
         row = buyers[i]
-        last_pool, pooled_mean, pooled_var = -1, 0.0, 0.0
         for c in range(k):
             j = cands[i, c]
-            pv = pub_var[j]
-            hidden = all_learnable or pv > 0.0
-            if np.isfinite(pv):
-                m, v = pub_mean[j], pv + action_var
-            else:
-                b = pool[j]
-                if b != last_pool:  # candidates of one pool share the pooled belief
-                    pooled_mean = pool_mean[row, b]
-                    spread = max(pool_sq[row, b] - pooled_mean * pooled_mean - noise_var, 0.0)
-                    pooled_var = 1.0 / pool_precision[row, b] + spread
-                    last_pool = b
-                m, v = pooled_mean, pooled_var
-            found = -1
-            if remembers and hidden:
-                for s in range(memory):  # a seller is in at most one slot
-                    found = s if slot_seller[row, s] == j else found
+            m, v, hidden = _stranger(row, j, pub_mean, pub_var, pool, pool_mean,
+                                     pool_precision, pool_sq, noise_var, action_var,
+                                     all_learnable)
+            found = _memory_slot(row, j, slot_seller) if remembers and hidden else -1
             open_[i, c] = hidden and found < 0
             slot[i, c] = found
             if found >= 0:
@@ -669,8 +681,9 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
     rule, each cell's belief `_belief_rows`'; a cell `_homogeneous_out` rules out never
     reaches the block's valuation buffers. `seen`: per seller row, the last buyer index i
     whose memory was spread out there and the slot it was in (so a look-up is one read,
-    not a scan of the memory). `cells`: the block's candidates, beliefs, prices, switching
-    costs and values, before they go out (every cell, or only the one each buyer chose)."""
+    not a scan of the memory). `cells`: the span's candidates and values, and with `whole`
+    their beliefs, prices and switching costs, before they go out; otherwise only the
+    cell each buyer buys goes out, its belief and price worked out again."""
     (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
      all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
     draws, offering, last_seller, seller_offering = sampling
@@ -698,7 +711,6 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
         has = current >= 0 and seller_offering[current]
         has_current[i] = has
         tb = theta[row]
-        last_pool, pooled_mean, pooled_var = -1, 0.0, 0.0
         for c in range(k):
             lot = (i - i0) * k + c
             if c == 0:
@@ -706,31 +718,18 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
             else:
                 cell_seller[lot] = offering[draws[i, c - 1]]
             j = max(cell_seller[lot], 0)  # a missing candidate is valued as row 0, then -inf
-            pv = pub_var[j]
-            hidden = all_learnable or pv > 0.0
-            if np.isfinite(pv):
-                q, v = pub_mean[j], pv + action_var
-            else:
-                bp = pool[j]
-                if bp != last_pool:  # candidates of one pool share the pooled belief
-                    pooled_mean = pool_mean[row, bp]
-                    spread = max(pool_sq[row, bp] - pooled_mean * pooled_mean - noise_var, 0.0)
-                    pooled_var = 1.0 / pool_precision[row, bp] + spread
-                    last_pool = bp
-                q, v = pooled_mean, pooled_var
-            found = -1
-            if remembers and hidden and seen_by[j] == i:
-                found = seen_slot[j]
-            cell_slot[lot] = found
+            q, v, hidden = _stranger(row, j, pub_mean, pub_var, pool, pool_mean,
+                                     pool_precision, pool_sq, noise_var, action_var,
+                                     all_learnable)
+            found = seen_slot[j] if remembers and hidden and seen_by[j] == i else -1
             if found >= 0:
                 q, v = slot_mean[row, found], 1.0 / slot_precision[row, found]
-            cell_mean[lot] = q
             v = v + delivery_var
-            cell_var[lot] = v
             cost = seller_price[j]
-            cell_price[lot] = cost
             e = switching if c > 0 and has else 0.0
-            cell_extra[lot] = e
+            if whole:  # else only the chosen cell's go out, worked out again below
+                cell_mean[lot], cell_var[lot], cell_slot[lot] = q, v, found
+                cell_price[lot], cell_extra[lot] = cost, e
             if switching > 0.0:
                 cost = cost + e
             sd = np.sqrt(v)
@@ -756,9 +755,7 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
         first = (i - i0) * k
         if not (whole or alive[i - i0]):  # every candidate ruled out: nothing bought
             pick[i], wanted[i] = -1, False
-            cands[i, 0], mean[i, 0], var[i, 0] = cell_seller[first], cell_mean[first], cell_var[first]
-            slot[i, 0], price[i, 0] = cell_slot[first], cell_price[first]
-            extra[i, 0], value[i, 0], acceptable[i, 0] = cell_extra[first], -np.inf, False
+            cands[i, 0], value[i, 0], acceptable[i, 0] = cell_seller[first], -np.inf, False
             continue
         top, any_ok = 0, False
         for c in range(k):
@@ -782,12 +779,21 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
                 cands[i, c], mean[i, c], var[i, c] = cell_seller[lot], cell_mean[lot], cell_var[lot]
                 slot[i, c], price[i, c] = cell_slot[lot], cell_price[lot]
                 extra[i, c], value[i, c] = cell_extra[lot], cell_value[lot]
-        else:  # the chosen cell, as the only column
+        else:  # the chosen cell, as the only column (its belief and price if bought)
             pick[i] = 0 if top_ok else -1
             lot = first + top
-            cands[i, 0], mean[i, 0], var[i, 0] = cell_seller[lot], cell_mean[lot], cell_var[lot]
-            slot[i, 0], price[i, 0] = cell_slot[lot], cell_price[lot]
-            extra[i, 0], value[i, 0], acceptable[i, 0] = cell_extra[lot], cell_value[lot], top_ok
+            cands[i, 0], value[i, 0], acceptable[i, 0] = cell_seller[lot], cell_value[lot], top_ok
+            if top_ok:
+                row, j = buyers[i], cell_seller[lot]
+                q, v, hidden = _stranger(row, j, pub_mean, pub_var, pool, pool_mean,
+                                         pool_precision, pool_sq, noise_var, action_var,
+                                         all_learnable)
+                found = _memory_slot(row, j, slot_seller) if remembers and hidden else -1
+                if found >= 0:
+                    q, v = slot_mean[row, found], 1.0 / slot_precision[row, found]
+                mean[i, 0], var[i, 0], slot[i, 0] = q, v + delivery_var, found
+                price[i, 0] = seller_price[j]
+                extra[i, 0] = switching if top > 0 and has_current[i] else 0.0
     return valued
 
 
@@ -867,8 +873,9 @@ def shop_plain(buyers, sampling, theta, seller_price, switching, beliefs, delive
     builds step by step (tests hold them equal).
 
     Returns, for every candidate (`whole`) or only for the one each buyer chose (its
-    first best by np.argmax, as one column), the Offers' mean, var, slot, price and
-    extra, then value and acceptable; then per buyer the column it buys when capacity is
+    first best by np.argmax, as one column; mean, var, slot, price and extra are then
+    set only where the buyer buys), the Offers' mean, var, slot, price and extra, then
+    value and acceptable; then per buyer the column it buys when capacity is
     unlimited (-1: its first best is not acceptable) and whether anything was
     acceptable, then the candidates and whether the buyer's current seller is among
     them. `out`: arrays to write into, dtypes as `SHOP_BUFFERS`.

@@ -143,8 +143,8 @@ def shop_plain(m: MarketState, buyers: np.ndarray, offering: np.ndarray) -> Offe
     """`shop` where no mechanism takes part (`MarketState.plain_shop`): candidates,
     beliefs, prices, values and choices in one compiled pass, with the same numbers.
     Without capacity limits its Offers keep only the column each buyer chose (`pick`
-    is 0 or -1): settlement reads nothing else, and writing every cell out cost a
-    tenth of a step."""
+    is 0 or -1, and the belief, price and switching cost are set only where it is 0):
+    settlement reads nothing else, and writing every cell out cost a tenth of a step."""
     p, s, bel = m.params, m.sellers, m.beliefs
     buyers = np.ascontiguousarray(buyers, dtype=np.int64)
     sampling = (sample(m, len(buyers), offering), offering, m.buyers.last_seller, s.offering)
