@@ -156,8 +156,6 @@ class BeliefStore:
             return
         sums = [info * observed, info * (observed**2 if observed_sq is None else observed_sq)]
         target, add_prec, (add_sum, add_sq) = _gather(buyers * self.pools + pools, info, sums)
-        m, t, sq = (self.pool_mean.reshape(-1), self.pool_precision.reshape(-1),
-                    self.pool_sq.reshape(-1))
         new_prec = t[target] + add_prec
         m[target] = (t[target] * m[target] + add_sum) / new_prec
         sq[target] = (t[target] * sq[target] + add_sq) / new_prec
