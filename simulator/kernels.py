@@ -682,8 +682,9 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
     reaches the block's valuation buffers. `seen`: per seller row, the last buyer index i
     whose memory was spread out there and the slot it was in (so a look-up is one read,
     not a scan of the memory). `cells`: the span's candidates and values, and with `whole`
-    their beliefs, prices and switching costs, before they go out; otherwise only the
-    cell each buyer buys goes out, its belief and price worked out again."""
+    their beliefs, prices and switching costs, before they go out (otherwise only the
+    cell each buyer buys goes out, its belief and price worked out again); then per row
+    whether any of its lotteries was left to value."""
     (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
      all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
     draws, offering, last_seller, seller_offering = sampling
@@ -809,7 +810,8 @@ SHOP_BUFFERS = (np.float64, np.float64, np.int64, np.float64, np.float64, np.flo
 def _shop_chunk(r0, r1, buyers, sampling, theta, seller_price, switching, beliefs,
                 delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
                 prune, tables, tolerance, block, out):
-    """`_shop_rows` over rows r0:r1 block by block, with one set of buffers."""
+    """`_shop_rows` over rows r0:r1, `SPAN` blocks of rows at a time, with one set of
+    buffers."""
     k = sampling[0].shape[1] + 1
     rows = max(1, block // max(k, 1))
     scratch = _scratch(z.shape[0], rows * k)
