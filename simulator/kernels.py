@@ -194,18 +194,26 @@ def _scratch(nodes, width):
             np.empty(width), np.empty(nodes * width), np.empty(nodes * width), np.empty(width))
 
 
+@njit(inline="always", error_model="numpy")
+def _ruled_out(theta, mean, sd, price, r_cut, b_min, span):
+    """Whether a lottery is below the cutoff for certain by `homogeneous_cut`'s test:
+    a = theta mean - price, b = theta sd; out when a + err < r_cut b and b > b_min (err:
+    the payoffs' and this test's own rounding, 1e-14 of each magnitude)."""
+    b = theta * sd
+    a = theta * mean - price
+    err = 1e-14 * (abs(theta * mean) + b * span + abs(price) + abs(r_cut) * b)
+    return b > b_min and a + err < r_cut * b
+
+
 @njit(cache=True, error_model="numpy")
 def _homogeneous_out(t, m, s, p, count, cut, order):
     """Moves the lotteries that may reach the cutoff to the front of t, m, s, p (their
-    rows into order[:n]); returns n. The others are out for certain, with no power taken:
-    see `homogeneous_cut` (a = t m - p, b = t s; out when a + err < r_cut b, b > b_min)."""
+    rows into order[:n]); returns n. The others are out for certain (`_ruled_out`), with
+    no power taken."""
     r_cut, b_min, span = cut[0], cut[1], cut[2]
     n = 0
     for lot in range(count):
-        b = t[lot] * s[lot]
-        a = t[lot] * m[lot] - p[lot]
-        err = 1e-14 * (abs(t[lot] * m[lot]) + b * span + abs(p[lot]) + abs(r_cut) * b)
-        if b > b_min and a + err < r_cut * b:
+        if _ruled_out(t[lot], m[lot], s[lot], p[lot], r_cut, b_min, span):
             continue
         order[n] = lot
         t[n], m[n], s[n], p[n] = t[lot], m[lot], s[lot], p[lot]
@@ -734,13 +742,9 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
             if switching > 0.0:
                 cost = cost + e
             sd = np.sqrt(v)
-            if homogeneous:
-                bb = tb * sd
-                aa = tb * q - cost
-                err = 1e-14 * (abs(tb * q) + bb * span + abs(cost) + abs(r_cut) * bb)
-                if bb > b_min and aa + err < r_cut * bb:
-                    cell_value[lot] = -np.inf
-                    continue
+            if homogeneous and _ruled_out(tb, q, sd, cost, r_cut, b_min, span):
+                cell_value[lot] = -np.inf
+                continue
             alive[i - i0] = True
             order[n] = lot
             t[n], m[n], s[n], p[n] = tb, q, sd, cost
