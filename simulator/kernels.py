@@ -576,14 +576,19 @@ def update_distinct(mean, precision, sq, target, info, observed, observed_sq):
 
 
 @njit(cache=True)
-def fade_slots(precision, mean, seller, used, since, keep, floor, rate, pool_mean, seller_pool,
-               pub_mean, pub_var):
-    """In place: remembered beliefs lose a share `1 - keep` of precision (never below
-    `floor`), and the means of those not refreshed since step `since` drift a share `rate`
-    toward what the buyer would expect of that seller as a stranger: its public quality
-    where there is any, else the buyer's pooled belief about sellers of its badge pool."""
+def fade(pool_precision, precision, mean, seller, used, since, keep, floor, rate, pool_mean,
+         seller_pool, pub_mean, pub_var):
+    """In place: every belief loses a share `1 - keep` of precision (never below `floor`;
+    pooled beliefs as numpy's maximum would have it), and the means of remembered sellers
+    not refreshed since step `since` drift a share `rate` toward what the buyer would
+    expect of that seller as a stranger: its public quality where there is any, else the
+    buyer's pooled belief about sellers of its badge pool."""
     n, memory = precision.shape
     for i in range(n):
+        if keep < 1.0:
+            for k in range(pool_precision.shape[1]):
+                p = pool_precision[i, k] * keep
+                pool_precision[i, k] = floor if p < floor else p
         for m in range(memory):
             j = seller[i, m]
             if j >= 0:
