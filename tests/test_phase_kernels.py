@@ -126,3 +126,31 @@ def test_fading_pooled_and_slot_beliefs_equals_the_numpy_rule(forgetting, forgiv
         assert not np.array_equal(got[0], pool_precision)
     if forgiveness:
         assert not np.array_equal(got[2], mean)
+
+
+@pytest.mark.parametrize("width", [1, 6])
+def test_purchases_gather_what_the_numpy_cells_hold(width):
+    rng = np.random.default_rng(width)
+    n, rows, sellers = 2_000, 2_500, 40
+    buyers = np.sort(rng.choice(rows, n, replace=False))
+    cands = rng.integers(-1, sellers, (n, width))
+    pick = np.where(rng.random(n) < 0.7, rng.integers(0, width, n), -1)
+    pick[cands[np.arange(n), np.maximum(pick, 0)] < 0] = -1  # nobody buys from no candidate
+    wanted = (pick >= 0) | (rng.random(n) < 0.3)  # some were turned away
+    price, mean, var, extra = (rng.uniform(0.0, 2.0, (n, width)) for _ in range(4))
+    slot = rng.integers(-1, 8, (n, width))
+    pub_var = np.where(rng.random(sellers) < 0.5, np.inf, 0.01)
+    segment, theta = rng.integers(0, 3, rows), rng.uniform(1.0, 2.0, rows)
+
+    got = _kernels.purchases(pick, wanted, buyers, cands, price, mean, var, slot, extra,
+                             pub_var, segment, theta)
+    bought = np.flatnonzero(pick >= 0)
+    who, cell = buyers[bought], bought * width + pick[bought]
+    seller = cands.reshape(-1)[cell]
+    at = [a.reshape(-1)[cell] for a in (price, mean, var, slot, extra)]
+    want = (bought, who, segment[who], theta[who], seller, *at,
+            np.isinf(pub_var[seller]) & (at[3] == -1), buyers[~wanted])
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        assert np.array_equal(a, b) and a.dtype == b.dtype
+    assert 0 < len(bought) < n and got[-1].size > 0 and got[10].any() and not got[10].all()

@@ -1,6 +1,7 @@
 """Compiled forms of per-buyer phase rules that were a dozen numpy calls (a gather, an
-operation, a scatter each) over thousands of buyers every step: trust after a trade or a
-step without one (`learn`), idle steps and who leaves (`churn`).
+operation, a scatter each) over thousands of buyers every step: what settlement reads of
+each purchase (`settle`), trust after a trade or a step without one (`learn`), idle steps
+and who leaves (`churn`).
 
 Each loop does the numpy form's arithmetic in its order, so it gives the same bits;
 tests/test_phase_kernels.py holds them to that numpy form. Parameters come per segment
@@ -61,3 +62,41 @@ def idle_and_leaving(idle, active, trust, segment, start, traded, leave_below, l
                 leaving[count] = i
                 count += 1
     return leaving[:count].copy()
+
+
+@njit(cache=True)
+def purchases(pick, wanted, buyers, cands, price, mean, var, slot, extra, pub_var, segment,
+              theta):
+    """What settlement needs of each purchase, gathered in one pass over the shoppers
+    (`pick`: column bought, -1: none; `wanted`: found something worth buying):
+    (rows of the shoppers who bought, buyer, segment, taste, seller, price, expected
+    quality, its variance, memory slot, switching cost, bought blind; and the buyers who
+    found nothing worth buying). Blind: from a seller with no public quality that the
+    buyer had no memory of."""
+    n = pick.shape[0]
+    count = 0
+    for i in range(n):
+        count += pick[i] >= 0
+    rows, who = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
+    seller, own = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
+    seg = np.empty(count, dtype=segment.dtype)
+    taste, paid, expected = np.empty(count), np.empty(count), np.empty(count)
+    belief_var, switching = np.empty(count), np.empty(count)
+    blind = np.empty(count, dtype=np.bool_)
+    refused = np.empty(n - count, dtype=np.int64)
+    e = f = 0
+    for i in range(n):
+        c = pick[i]
+        if c < 0:
+            if not wanted[i]:
+                refused[f] = buyers[i]
+                f += 1
+            continue
+        r, j = buyers[i], cands[i, c]
+        rows[e], who[e], seg[e], taste[e], seller[e] = i, r, segment[r], theta[r], j
+        paid[e], expected[e], belief_var[e] = price[i, c], mean[i, c], var[i, c]
+        own[e], switching[e] = slot[i, c], extra[i, c]
+        blind[e] = np.isinf(pub_var[j]) and slot[i, c] == -1
+        e += 1
+    return (rows, who, seg, taste, seller, paid, expected, belief_var, own, switching, blind,
+            refused[:f].copy())
