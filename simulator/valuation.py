@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import cell_values, kernels
+from . import kernels, shop_kernels
 from .params import ProspectParams
 from .prospect import ProspectTheory, normal_nodes
 
@@ -65,7 +65,7 @@ class Valuation:
     def cells(self, rows, buyers, cands, theta, mean, var, cost, pool, floors, value,
               cutoff: float = -np.inf) -> None:
         """`value` of the (buyer, candidate) cells of `rows`, in place, straight from the
-        shop's arrays (`cell_values.cell_values`): the same numbers as `value` of the
+        shop's arrays (`shop_kernels.cell_values`): the same numbers as `value` of the
         gathered tastes, square roots, prices and `floors[pool[cands]]` (None: no floor),
         -inf where a buyer has no candidate; and, as there, values below `cutoff` may be
         -inf."""
@@ -75,7 +75,7 @@ class Valuation:
         tables = kernels._tables(alpha, beta, cutoff if prune else -np.inf, args)
         has_floor = floors is not None
         floors = np.asarray(floors, dtype=float) if has_floor else np.full(1, -np.inf)
-        cell_values.cell_values(rows, buyers, cands, theta, mean, var, cost, pool, floors,
+        shop_kernels.cell_values(rows, buyers, cands, theta, mean, var, cost, pool, floors,
                                 has_floor, args, kernels._fast(alpha, beta), prune, tables,
                                 kernels.BLOCK, value)
 

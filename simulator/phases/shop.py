@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import kernels
+from .. import kernels, shop_kernels
 from ..market import MarketState
 from ..mechanisms.base import N_POOLS
 
@@ -94,7 +94,8 @@ def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
         bel.slot_precision)
     for mech in m.mechanisms:
         mech.adjust_beliefs(m, rules, buyers, cands, mean, var, open_)
-    return mean, var + m.noise_var, slot
+    var += m.noise_var
+    return mean, var, slot
 
 
 def shop(m: MarketState) -> Offers | None:
@@ -131,8 +132,11 @@ def shop(m: MarketState) -> Offers | None:
     acceptable = value >= outside[:, None] - ACCEPT_TOLERANCE
     for mech in m.mechanisms:
         mech.restrict(m, offers, value, acceptable)
-    offers.wanted = acceptable.any(axis=1)
-    offers.pick = allocate(m, cands, value, acceptable, p.capacity)
+    if p.capacity <= 0:  # everyone gets its first choice (`allocate`'s rule, compiled)
+        offers.pick, offers.wanted = shop_kernels.first_choices(value, acceptable)
+    else:
+        offers.wanted = acceptable.any(axis=1)
+        offers.pick = allocate(m, cands, value, acceptable, p.capacity)
     return offers
 
 

@@ -1,14 +1,14 @@
-"""The step-by-step shop's cells valued in one compiled pass (`phases.shop.shop`, the path of
-markets mechanisms shop in).
+"""Compiled loops (numba) of the step-by-step shop (`phases.shop.shop`, the path of markets
+mechanisms shop in), each giving the numbers of the numpy it replaced, bit for bit
+(tests/test_shop_kernels.py holds them to it).
 
-In numpy that pass was a gather of each buyer's taste, a square root of every variance,
-a gather of every cell's warranty floor, the compiled CPT loop over (buyer, candidate)
-arrays, then -inf written where a buyer has no candidate: five temporaries the size of
-every buyer's candidates. Here each valid cell goes straight into the valuation's block
-buffers (the same `kernels` block code `kernels.lottery_values` and the one-pass shop
-use, so the same operations in the same order), and cells without a candidate cost
-nothing. `phases.shop.value_cells` keeps the numpy formulation as the reference, and
-tests/test_cell_values.py holds the two equal bit for bit.
+`cell_values`: in numpy, valuing the cells was a gather of each buyer's taste, a square
+root of every variance, a gather of every cell's warranty floor, the compiled CPT loop
+over (buyer, candidate) arrays, then -inf written where a buyer has no candidate: five
+temporaries the size of every buyer's candidates. Here each valid cell goes straight
+into the valuation's block buffers (the same `kernels` block code `kernels.lottery_values`
+and the one-pass shop use, so the same operations in the same order), and cells without
+a candidate cost nothing. `phases.shop.value_cells(compiled=False)` is the reference.
 """
 
 from __future__ import annotations
@@ -72,3 +72,29 @@ def cell_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
     if count:
         _flush(count, cell, has_floor, valuation, fast, prune, rest, tables, scratch, kept,
                dest, flat)
+
+
+@njit(cache=True)
+def first_choices(value, acceptable):
+    """(pick, wanted) where nobody is turned away: the column of each row's best value
+    (np.argmax: the first maximum, or the first NaN) if it is acceptable, else -1; and
+    whether any of the row's cells is acceptable."""
+    n, k = value.shape
+    pick = np.empty(n, dtype=np.int64)
+    wanted = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        best, top = 0, value[i, 0]
+        if top == top:
+            for c in range(1, k):
+                v = value[i, c]
+                if v != v:
+                    best = c
+                    break
+                if v > top:
+                    best, top = c, v
+        pick[i] = best if acceptable[i, best] else -1
+        any_ = False
+        for c in range(k):
+            any_ = any_ or acceptable[i, c]
+        wanted[i] = any_
+    return pick, wanted

@@ -1,5 +1,5 @@
 """The step-by-step shop's one compiled pass over its cells (`Valuation.cells`,
-simulator/cell_values.py) against the numpy formulation it replaced (`phases.shop.value_cells`
+simulator/shop_kernels.py) against the numpy formulation it replaced (`phases.shop.value_cells`
 with compiled=False): the same bits for every value, and the same markets."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from simulator import shop_kernels
 from simulator.model import MarketModel
 from simulator.params import ProspectParams
 from simulator.phases import shop
@@ -115,3 +116,19 @@ def test_markets_mechanisms_shop_in_give_the_same_bits(name, monkeypatch):
     compiled = _series(params, monkeypatch, compiled=True)
     np.testing.assert_array_equal(compiled, _series(params, monkeypatch, compiled=False))
     assert np.nansum(compiled) != 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_first_choices_are_allocates_without_capacity(seed):
+    rng = np.random.default_rng(seed)
+    n, k = 400, 6
+    value = rng.normal(size=(n, k)).round(1)  # ties
+    value[rng.random((n, k)) < 0.2] = -np.inf
+    value[: n // 10] = -np.inf  # rows with nothing
+    value[rng.random((n, k)) < 0.03] = np.nan
+    acceptable = (value >= 0.2) | (rng.random((n, k)) < 0.05)
+    pick, wanted = shop_kernels.first_choices(value, acceptable)
+    np.testing.assert_array_equal(pick, shop.allocate(None, np.zeros((n, k), dtype=np.int64),
+                                                      value, acceptable, 0))
+    np.testing.assert_array_equal(wanted, acceptable.any(axis=1))
+    assert (pick == -1).any() and (pick > 0).any()
