@@ -132,3 +132,29 @@ def test_first_choices_are_allocates_without_capacity(seed):
                                                       value, acceptable, 0))
     np.testing.assert_array_equal(wanted, acceptable.any(axis=1))
     assert (pick == -1).any() and (pick > 0).any()
+
+
+@pytest.mark.parametrize("curvature", [(0.88, 0.88), (0.7, 0.95), (0.3, 1.0)])
+@pytest.mark.parametrize("with_floor", [True, False])
+def test_best_only_keeps_each_rows_choice_exact(curvature, with_floor):
+    rng = np.random.default_rng(int(100 * curvature[0]) + with_floor)
+    val = Valuation(ProspectParams(alpha=curvature[0], beta=curvature[1]), 5)
+    buyers, cands, theta, mean, var, cost, pool, floors = _cells(rng, n=2000, rows=3000)
+    mean[::7, 2] = mean[::7, 3]  # ties between cells of a row
+    cost[::7, 2] = cost[::7, 3]
+    var[::7, 2] = var[::7, 3]
+    cands[::7, 2] = cands[::7, 3]
+    floors = floors if with_floor else None
+    rows, cutoff = np.arange(len(buyers)), -1e-12
+    full, best = np.empty(cands.shape), np.empty(cands.shape)
+    val.cells(rows, buyers, cands, theta, mean, var, cost, pool, floors, full)  # every value
+    val.cells(rows, buyers, cands, theta, mean, var, cost, pool, floors, best, cutoff,
+              best_only=True)
+    pick, wanted = shop_kernels.first_choices(full, full >= cutoff)
+    np.testing.assert_array_equal((pick, wanted),
+                                  shop_kernels.first_choices(best, best >= cutoff))
+    kept = np.isfinite(best)
+    assert np.array_equal(best[kept], full[kept])
+    assert (best[~kept] == -np.inf).all()
+    assert 0.05 < kept[cands >= 0].mean() < 0.95  # bounds ruled cells out, not all
+    assert (pick >= 0).any() and (pick == -1).any()

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import kernels, shop_kernels
 from ..market import MarketState
-from ..mechanisms.base import N_POOLS
+from ..mechanisms.base import N_POOLS, Mechanism
 
 #: A purchase is acceptable when its value is at least the outside option's less this.
 ACCEPT_TOLERANCE = 1e-12
@@ -124,7 +124,12 @@ def shop(m: MarketState) -> Offers | None:
     # Without choice noise the outside option is worth 0, and only which purchases
     # reach it matters for those that do not (kernels.lottery_values).
     noisy = p.choice.logit_noise > 0
-    value = value_cells(m, offers, cost, -np.inf if noisy else -ACCEPT_TOLERANCE)
+    # Where nobody is turned away and no mechanism rules cells out after valuation, only
+    # each buyer's best cell, and whether it reaches the outside option, matter.
+    best_only = p.capacity <= 0 and not noisy and not any(
+        type(mech).restrict is not Mechanism.restrict for mech in m.mechanisms)
+    value = value_cells(m, offers, cost, -np.inf if noisy else -ACCEPT_TOLERANCE,
+                        best_only=best_only)
     outside = np.zeros(n)
     if noisy:
         value = value + p.choice.logit_noise * m.rng.gumbel(size=value.shape)
@@ -141,10 +146,12 @@ def shop(m: MarketState) -> Offers | None:
 
 
 def value_cells(m: MarketState, offers: Offers, cost: np.ndarray, cutoff: float, *,
-                compiled: bool = True) -> np.ndarray:
+                best_only: bool = False, compiled: bool = True) -> np.ndarray:
     """The CPT value of buying each cell at `cost`, under the cell's belief, each buyer's
     segment's preferences and any quality floor; -inf where a buyer has no candidate.
-    Values below `cutoff` may be -inf (the others, and which are below it, are exact).
+    Values below `cutoff` may be -inf (the others, and which are below it, are exact);
+    with `best_only`, compiled, so may values below their row's best for certain (each
+    row's best, its first column and which cells reach `cutoff` are exact).
 
     Compiled, each segment's cells go through `Valuation.cells` in one pass; the numpy
     reference below (`compiled=False`, and with threads, whose `kernels.lottery_values`
@@ -159,7 +166,7 @@ def value_cells(m: MarketState, offers: Offers, cost: np.ndarray, cutoff: float,
         for k, valuation in enumerate(m.valuations):
             rows = np.arange(len(buyers)) if segment is None else np.flatnonzero(segment == k)
             valuation.cells(rows, buyers, cands, b.theta, offers.mean, offers.var, cost,
-                            s.pool, floors, value, cutoff)
+                            s.pool, floors, value, cutoff, best_only)
         return value
     safe = offers.safe
     floor = m.quality_floor(s.pool[safe]) if m.has_floor else None
