@@ -123,7 +123,8 @@ def step_metrics(model: MarketState, t: Trades, offering: np.ndarray, accounted:
         "exits": float(exits),
         "satisfaction": float(satisfaction(model, t).mean()) if traded else nan,
         "expectation_gap": float((t.expected - t.delivered).mean()) if traded else nan,
-        "deception_rate": float(t.deceptive.mean()) if traded else nan,
+        # a share of booleans: the count over the trades (what mean would give, exactly)
+        "deception_rate": np.count_nonzero(t.deceptive) / volume if traded else nan,
     }
     m["churn"] = m["switch_rate"] + m["exit_rate"]
     for mech in model.mechanisms:
