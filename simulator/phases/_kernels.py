@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
+
 
 @njit(cache=True)
 def trust_after_step(trust, last_gap, losses, segment, who, expected, delivered, tolerance,
