@@ -81,6 +81,11 @@ class MarketState:
         self.max_sellers = p.entry.max_sellers or 4 * p.sellers
         self.departed_paid = 0.0  # what buyers who left had paid, all steps
         self._buffers: dict[str, list[np.ndarray]] = {}
+        #: Bumped whenever buyers arrive or leave (`phases.population`, the only writer of
+        #: `buyers.active` and `buyers.theta`): what is cached about the buyers is keyed on it.
+        self.buyers_version = 0
+        self._active: tuple[int, np.ndarray] = (-1, np.zeros(0, dtype=np.int64))
+        self._tastes: tuple[int, np.ndarray] = (-1, np.zeros(0))
 
     def buffers(self, name: str, shape: tuple[int, int], dtypes: tuple) -> list[np.ndarray]:
         """Arrays of `shape` for a phase's per-step results, one per dtype, kept from step to
@@ -104,7 +109,24 @@ class MarketState:
         return np.flatnonzero(self.sellers.offering[: self.sellers.size])
 
     def active_buyers(self) -> np.ndarray:
-        return np.flatnonzero(self.buyers.active[: self.buyers.size])
+        """Rows of the buyers in the market, ascending; the same read-only array until
+        buyers arrive or leave (a step asks three times, and the answer rarely changes)."""
+        version, rows = self._active
+        if version != self.buyers_version:
+            rows = np.flatnonzero(self.buyers.active[: self.buyers.size])
+            rows.flags.writeable = False
+            self._active = (self.buyers_version, rows)
+        return rows
+
+    def active_tastes_descending(self) -> np.ndarray:
+        """The active buyers' tastes, highest first (the first-best benchmark's order),
+        kept like `active_buyers`: sorting them was most of that benchmark's cost."""
+        version, theta = self._tastes
+        if version != self.buyers_version:
+            theta = np.sort(self.buyers.theta[self.active_buyers()])[::-1]
+            theta.flags.writeable = False
+            self._tastes = (self.buyers_version, theta)
+        return theta
 
     def trust_of(self, name: str, rows) -> np.ndarray | np.float64:
         """Trust parameter `name` of these buyers (rows: an index array or a slice): one

@@ -60,7 +60,10 @@ def first_best(model: MarketState, buyers: np.ndarray) -> float:
     live = np.flatnonzero(s.in_market[: s.size])
     if len(live) == 0 or len(buyers) == 0:
         return 0.0
-    theta = np.sort(model.buyers.theta[buyers])[::-1]
+    if buyers is model.active_buyers():  # the common case: sorted once per population
+        theta = model.active_tastes_descending()
+    else:
+        theta = np.sort(model.buyers.theta[buyers])[::-1]
     q = np.sort(s.quality[live])[::-1]
     # Quality a seller can raise at the cost of quality (a repair) counts when it pays:
     # for a buyer with theta > c1 more quality is worth more than it costs.

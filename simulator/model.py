@@ -108,7 +108,8 @@ class MarketModel(mesa.Model):
         m = self.market
         m.now = self.steps
         start = m.active_buyers()
-        start_segments = m.buyers.segment[start].copy()
+        segments = bool(m.segment_names)  # metrics per segment: whose segment was what
+        start_segments = m.buyers.segment[start].copy() if segments else None
         publish.start_step(m)            # beliefs fade; delayed news and ratings come out
         decide.decide(m)                 # sellers' signals, disclosure, shirking; unit costs
         publish.publish(m)               # what buyers can see about quality
@@ -123,8 +124,9 @@ class MarketModel(mesa.Model):
         moved = churn.churn(m, t, start)  # switching, leaving, arriving
         if self.panel is not None:
             self.panel.record(m, start, moved.switched, moved.leaving)
-        switched_segments = m.buyers.segment[moved.switched].copy()
-        leaving_segments = m.buyers.segment[moved.leaving].copy()
+        if segments:
+            switched_segments = m.buyers.segment[moved.switched].copy()
+            leaving_segments = m.buyers.segment[moved.leaving].copy()
         self._remove_buyers(moved.leaving)
         if moved.arrivals:
             self._add_buyers(moved.arrivals)
@@ -136,7 +138,7 @@ class MarketModel(mesa.Model):
         self.metrics = metric_calc.step_metrics(  # collect
             m, t, offering, self.accounted, len(start), len(moved.switched),
             len(moved.leaving), first_best, entering, len(gone))
-        if m.segment_names:
+        if segments:
             self.segment_metrics = metric_calc.segment_metrics(
                 m, t, start_segments, switched_segments, leaving_segments)
             for name, values in self.segment_metrics.items():

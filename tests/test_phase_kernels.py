@@ -154,3 +154,27 @@ def test_purchases_gather_what_the_numpy_cells_hold(width):
     for a, b in zip(got, want, strict=True):
         assert np.array_equal(a, b) and a.dtype == b.dtype
     assert 0 < len(bought) < n and got[-1].size > 0 and got[10].any() and not got[10].all()
+
+
+@pytest.mark.parametrize("arrivals, leave_below", [(0.0, 0.45), (0.05, 0.0)])
+def test_the_active_buyers_and_their_sorted_tastes_follow_arrivals_and_departures(
+        arrivals, leave_below):
+    """`active_buyers` and `active_tastes_descending` are kept between arrivals and
+    departures; after either (each alone here) they are worked out again, and they are
+    never written to."""
+    from simulator.model import MarketModel
+
+    model = MarketModel({"buyers": 300, "sellers": 20, "arrivals": {"rate": arrivals},
+                         "trust": {"leave_below": leave_below}}, rng=3)
+    m, b = model.market, model.market.buyers
+    changed = 0
+    for _ in range(40):
+        rows, tastes, version = m.active_buyers(), m.active_tastes_descending(), m.buyers_version
+        assert m.active_buyers() is rows and m.active_tastes_descending() is tastes
+        assert np.array_equal(rows, np.flatnonzero(b.active[: b.size]))
+        assert np.array_equal(tastes, np.sort(b.theta[rows])[::-1])
+        with pytest.raises(ValueError):
+            rows[0] = 0
+        model.step()
+        changed += m.buyers_version != version
+    assert changed >= 3  # buyers came (or went) in several steps

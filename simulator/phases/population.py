@@ -73,6 +73,8 @@ def add_buyers(m: MarketState, n: int, free_rows: list[int]) -> np.ndarray:
     m.beliefs.grow(m.buyers.capacity)
     rows = np.concatenate([reuse, fresh])
     b = m.buyers
+    if len(rows):
+        m.buyers_version += 1
     b.fill(rows)
     b.active[rows] = True
     b.segment[rows] = draw_segments(m, n)
@@ -94,6 +96,8 @@ def remove_sellers(m: MarketState, rows: np.ndarray) -> None:
 
 
 def remove_buyers(m: MarketState, rows: np.ndarray, free_rows: list[int]) -> None:
+    if len(rows):
+        m.buyers_version += 1
     m.buyers.active[rows] = False
     m.departed_paid += float(m.buyers.paid_total[rows].sum())  # the rows will be reused
     m.buyers.paid_total[rows] = 0.0
