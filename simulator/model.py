@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import kernels
+from . import kernels, memory
 from . import metrics as metric_calc
 from .agents import Buyer, Seller
 from .market import MarketState
@@ -82,6 +82,7 @@ class MarketModel(mesa.Model):
         if overrides:
             params = params.replace(**overrides)
         self.params = params
+        memory.keep_freed_memory()
         if params.buyers >= BIG_MARKET:
             kernels.avoid_huge_pages()
         self.market = MarketState(params, self.rng)

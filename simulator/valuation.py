@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from . import kernels, shop_kernels
 from .params import ProspectParams
 from .prospect import ProspectTheory, normal_nodes
 
@@ -61,6 +61,28 @@ class Valuation:
         arrays = _read_only(theta, mean, sd, price, -np.inf if floor is None else floor)
         return kernels.lottery_values(*arrays[:4], arrays[4], floor is not None,
                                       *self.kernel_args(), cutoff)
+
+    def cells(self, rows, buyers, cands, theta, mean, var, cost, pool, floors, value,
+              cutoff: float = -np.inf, best_only: bool = False) -> None:
+        """`value` of the (buyer, candidate) cells of `rows`, in place, straight from the
+        shop's arrays (`shop_kernels.cell_values`): the same numbers as `value` of the
+        gathered tastes, square roots, prices and `floors[pool[cands]]` (None: no floor),
+        -inf where a buyer has no candidate; and, as there, values below `cutoff` may be
+        -inf. `best_only`: so may values below their row's best for certain
+        (`shop_kernels.best_values`, where its bounds hold)."""
+        alpha, beta = float(self.prefs.alpha), float(self.prefs.beta)
+        prune = cutoff > -np.inf and 0.0 < alpha <= 1.0 and 0.0 < beta <= 1.0
+        args = self.kernel_args()
+        tables = kernels._tables(alpha, beta, cutoff if prune else -np.inf, args)
+        has_floor = floors is not None
+        floors = np.asarray(floors, dtype=float) if has_floor else np.full(1, -np.inf)
+        fast = kernels._fast(alpha, beta)
+        if best_only and prune and not self.expectation_reference:
+            shop_kernels.best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors,
+                                     has_floor, args, fast, tables, float(cutoff), value)
+            return
+        shop_kernels.cell_values(rows, buyers, cands, theta, mean, var, cost, pool, floors,
+                                 has_floor, args, fast, prune, tables, kernels.BLOCK, value)
 
     def kernel_args(self) -> tuple:
         p = self.prefs

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import kernels
+from .. import kernels, shop_kernels
 from ..market import MarketState
+from ..mechanisms.base import N_POOLS, Mechanism
 
 #: A purchase is acceptable when its value is at least the outside option's less this.
 ACCEPT_TOLERANCE = 1e-12
@@ -93,13 +94,14 @@ def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
         bel.slot_precision)
     for mech in m.mechanisms:
         mech.adjust_beliefs(m, rules, buyers, cands, mean, var, open_)
-    return mean, var + m.noise_var, slot
+    var += m.noise_var
+    return mean, var, slot
 
 
 def shop(m: MarketState) -> Offers | None:
     """Every active buyer's candidates, their values, and the column each one buys
     (None when no buyer or no seller is in the market this step)."""
-    p, s, b = m.params, m.sellers, m.buyers
+    p, s = m.params, m.sellers
     buyers, offering = m.active_buyers(), m.offering_sellers()
     if len(buyers) == 0 or len(offering) == 0:
         return None
@@ -118,25 +120,61 @@ def shop(m: MarketState) -> Offers | None:
         mech.adjust_prices(m, offers)
 
     n = len(buyers)
-    floor = m.quality_floor(s.pool[safe]) if m.has_floor else None
-    theta = np.broadcast_to(b.theta[buyers][:, None], mean.shape)
     cost = offers.price + extra if p.choice.switching_cost > 0 else offers.price
     # Without choice noise the outside option is worth 0, and only which purchases
     # reach it matters for those that do not (kernels.lottery_values).
     noisy = p.choice.logit_noise > 0
-    value = m.by_segment(buyers, "value", theta, mean, np.sqrt(var), cost, floor,
-                         cutoff=-np.inf if noisy else -ACCEPT_TOLERANCE)
+    # Where nobody is turned away and no mechanism rules cells out after valuation, only
+    # each buyer's best cell, and whether it reaches the outside option, matter.
+    best_only = p.capacity <= 0 and not noisy and not any(
+        type(mech).restrict is not Mechanism.restrict for mech in m.mechanisms)
+    value = value_cells(m, offers, cost, -np.inf if noisy else -ACCEPT_TOLERANCE,
+                        best_only=best_only)
     outside = np.zeros(n)
     if noisy:
         value = value + p.choice.logit_noise * m.rng.gumbel(size=value.shape)
         outside = p.choice.logit_noise * m.rng.gumbel(size=n)
-    value[~offers.valid] = -np.inf
     acceptable = value >= outside[:, None] - ACCEPT_TOLERANCE
     for mech in m.mechanisms:
         mech.restrict(m, offers, value, acceptable)
-    offers.wanted = acceptable.any(axis=1)
-    offers.pick = allocate(m, cands, value, acceptable, p.capacity)
+    if p.capacity <= 0:  # everyone gets its first choice (`allocate`'s rule, compiled)
+        offers.pick, offers.wanted = shop_kernels.first_choices(value, acceptable)
+    else:
+        offers.wanted = acceptable.any(axis=1)
+        offers.pick = allocate(m, cands, value, acceptable, p.capacity)
     return offers
+
+
+def value_cells(m: MarketState, offers: Offers, cost: np.ndarray, cutoff: float, *,
+                best_only: bool = False, compiled: bool = True) -> np.ndarray:
+    """The CPT value of buying each cell at `cost`, under the cell's belief, each buyer's
+    segment's preferences and any quality floor; -inf where a buyer has no candidate.
+    Values below `cutoff` may be -inf (the others, and which are below it, are exact);
+    with `best_only`, compiled, so may values below their row's best for certain (each
+    row's best, its first column and which cells reach `cutoff` are exact).
+
+    Compiled, each segment's cells go through `Valuation.cells` in one pass; the numpy
+    reference below (`compiled=False`, and with threads, whose `kernels.lottery_values`
+    shares the rows out) gathers every cell's taste, spread and floor first.
+    """
+    s, b = m.sellers, m.buyers
+    buyers, cands = offers.buyers, offers.cands
+    if compiled and kernels.get_threads() == 1:
+        value = np.empty(cands.shape)
+        floors = m.quality_floor(np.arange(N_POOLS)) if m.has_floor else None
+        segment = b.segment[buyers] if len(m.valuations) > 1 else None
+        for k, valuation in enumerate(m.valuations):
+            rows = np.arange(len(buyers)) if segment is None else np.flatnonzero(segment == k)
+            valuation.cells(rows, buyers, cands, b.theta, offers.mean, offers.var, cost,
+                            s.pool, floors, value, cutoff, best_only)
+        return value
+    safe = offers.safe
+    floor = m.quality_floor(s.pool[safe]) if m.has_floor else None
+    theta = np.broadcast_to(b.theta[buyers][:, None], cands.shape)
+    value = m.by_segment(buyers, "value", theta, offers.mean, np.sqrt(offers.var), cost,
+                         floor, cutoff=cutoff)
+    value[~offers.valid] = -np.inf
+    return value
 
 
 def shop_plain(m: MarketState, buyers: np.ndarray, offering: np.ndarray) -> Offers:

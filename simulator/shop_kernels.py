@@ -1,0 +1,215 @@
+"""Compiled loops (numba) of the step-by-step shop (`phases.shop.shop`, the path of markets
+mechanisms shop in), each giving the numbers of the numpy it replaced, bit for bit
+(tests/test_shop_kernels.py holds them to it).
+
+`cell_values`: in numpy, valuing the cells was a gather of each buyer's taste, a square
+root of every variance, a gather of every cell's warranty floor, the compiled CPT loop
+over (buyer, candidate) arrays, then -inf written where a buyer has no candidate: five
+temporaries the size of every buyer's candidates. Here each valid cell goes straight
+into the valuation's block buffers (the same `kernels` block code `kernels.lottery_values`
+and the one-pass shop use, so the same operations in the same order), and cells without
+a candidate cost nothing. `phases.shop.value_cells(compiled=False)` is the reference.
+
+`best_values`: where nobody is turned away and nothing rules cells out after valuation,
+a buyer needs only its best cell and whether it beats the outside option; in the
+every-mechanism market three cells in four are below their row's best for certain, and
+the kernels' bounds (a fraction of a valuation) leave them out.
+
+`first_choices`: `phases.shop.allocate`'s rule without capacity limits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import kernels
+
+
+@njit(cache=True, error_model="numpy")
+def _flush(count, cell, has_floor, valuation, fast, prune, rest, tables, scratch, kept, dest,
+           value):
+    """Values of the `count` lotteries in the block's buffers into their cells of the flat
+    `value`; returns the blocks left before bounds are tried again (`kernels._pause`)."""
+    z, probs, gain_w, loss_w, alpha, beta, lam, expectation = valuation
+    valued = kernels._value_block(count, has_floor, z, probs, gain_w, loss_w, alpha, beta,
+                                  lam, expectation, fast, prune, prune and rest == 0, tables,
+                                  scratch, kept, dest)
+    for lot in range(count):
+        value[cell[lot]] = dest[lot]
+    return kernels._pause(rest, valued, count)
+
+
+@njit(cache=True, error_model="numpy")
+def cell_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_floor,
+                valuation, fast, prune, tables, block, value):
+    """value[i, c] for each row i in `rows`: the CPT value (`valuation`: z, probs, gain_w,
+    loss_w, alpha, beta, lam, expectation) of theta[buyers[i]] * max(q, floor) - cost[i, c]
+    with q ~ N(mean[i, c], var[i, c]) and floor = floors[pool[cands[i, c]]] (read if
+    has_floor); -inf where cands[i, c] < 0. With `prune`, values below `tables`' cutoff
+    may be -inf (`kernels.lottery_values`: the others, and which are below it, are exact).
+    """
+    k = cands.shape[1]
+    nodes = valuation[0].shape[0]
+    scratch = kernels._scratch(nodes, block)
+    kept = kernels._prune_scratch(nodes, block)
+    t, m, s, p, f = scratch[:5]
+    cell = np.empty(block, dtype=np.int64)
+    dest = np.empty(block)
+    flat = value.reshape(-1)
+    count = 0
+    rest = 0  # blocks left before pruning is tried again
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        taste = theta[buyers[i]]
+        for c in range(k):
+            j = cands[i, c]
+            if j < 0:
+                value[i, c] = -np.inf
+                continue
+            t[count], m[count], s[count] = taste, mean[i, c], np.sqrt(var[i, c])
+            p[count] = cost[i, c]
+            f[count] = floors[pool[j]] if has_floor else -np.inf
+            cell[count] = i * k + c
+            count += 1
+            if count == block:
+                rest = _flush(count, cell, has_floor, valuation, fast, prune, rest, tables,
+                              scratch, kept, dest, flat)
+                count = 0
+    if count:
+        _flush(count, cell, has_floor, valuation, fast, prune, rest, tables, scratch, kept,
+               dest, flat)
+
+
+@njit(cache=True)
+def first_choices(value, acceptable):
+    """(pick, wanted) where nobody is turned away: the column of each row's best value
+    (np.argmax: the first maximum, or the first NaN) if it is acceptable, else -1; and
+    whether any of the row's cells is acceptable."""
+    n, k = value.shape
+    pick = np.empty(n, dtype=np.int64)
+    wanted = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        best, top = 0, value[i, 0]
+        if top == top:
+            for c in range(1, k):
+                v = value[i, c]
+                if v != v:
+                    best = c
+                    break
+                if v > top:
+                    best, top = c, v
+        pick[i] = best if acceptable[i, best] else -1
+        any_ = False
+        for c in range(k):
+            any_ = any_ or acceptable[i, c]
+        wanted[i] = any_
+    return pick, wanted
+
+
+#: Cells per block where only each row's best counts (`best_values`): rows go through
+#: a block's worth of cells at a time, their pivots first.
+BEST_BLOCK = 512
+
+
+@njit(cache=True, error_model="numpy")
+def _load(lot, i, c, taste, mean, var, cost, floor, scratch):
+    """Cell (i, c) into lottery `lot` of the block's buffers."""
+    t, m, s, p, f = scratch[:5]
+    t[lot], m[lot], s[lot], p[lot], f[lot] = taste, mean[i, c], np.sqrt(var[i, c]), cost[i, c], floor
+
+
+@njit(cache=True, error_model="numpy")
+def _below_for_certain(count, cell, cut, has_floor, valuation, fast, tables, scratch, kept,
+                       shifted, value):
+    """Values of the block's `count` lotteries into their cells of the flat `value`; -inf
+    for those whose value is below their own cut[lot] for certain (`kernels._could_reach`'s
+    bound of the value less the cut, against 0: the margin then also covers the cut)."""
+    z, probs, gain_w, loss_w, alpha, beta, lam, expectation = valuation
+    t, m, s, p, f, x, term, expected = scratch
+    kernels._payoffs(t, m, s, p, f, count, has_floor, z, x)
+    kernels._center(x, count, probs, expectation, expected)
+    for lot in range(count):
+        shifted[lot] = expected[lot] - cut[lot]
+    scales, slope, offset = tables[:3]
+    bound, size, keep, xk, ek, vk = kept[:6]
+    n = kernels._could_reach(x, shifted, count, gain_w, loss_w, lam, scales, slope, offset,
+                             0.0, bound, size, keep)
+    width = expected.shape[0]
+    for j in range(z.shape[0]):
+        for q in range(n):
+            xk[j * width + q] = x[j * width + keep[q]]
+    for q in range(n):
+        ek[q] = expected[keep[q]]
+    kernels._cpt_values(xk, ek, n, gain_w, loss_w, alpha, beta, lam, fast, term, vk)
+    for lot in range(count):
+        value[cell[lot]] = -np.inf
+    for q in range(n):
+        value[cell[keep[q]]] = vk[q]
+
+
+@njit(cache=True, error_model="numpy")
+def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_floor,
+                valuation, fast, tables, cutoff, value):
+    """`cell_values` where only each row's first choice and whether it reaches `cutoff`
+    count (nobody is turned away, nothing rules cells out after valuation, no choice
+    noise): per row, the cell of highest expected payoff theta mean - cost (the pivot) is
+    valued first; another cell may then be -inf where its value is below max(pivot's,
+    cutoff) for certain (`kernels._could_reach`'s bounds: concave powers, the outside
+    option as reference point). Each row's best value (and its first column), which
+    cells reach `cutoff`, and every value not -inf are exactly `cell_values`'."""
+    z = valuation[0]
+    k = cands.shape[1]
+    span = max(1, BEST_BLOCK // max(k, 1))
+    block = span * max(k, 1)
+    scratch = kernels._scratch(z.shape[0], block)
+    kept = kernels._prune_scratch(z.shape[0], block)
+    cell = np.empty(block, dtype=np.int64)
+    cut, shifted, dest = np.empty(block), np.empty(block), np.empty(block)
+    pivot = np.empty(span, dtype=np.int64)
+    flat = value.reshape(-1)
+    z, probs, gain_w, loss_w, alpha, beta, lam, expectation = valuation
+    for r0 in range(0, rows.shape[0], span):
+        r1 = min(rows.shape[0], r0 + span)
+        count = 0
+        for r in range(r0, r1):
+            i = rows[r]
+            taste = theta[buyers[i]]
+            pc, top = -1, 0.0
+            for c in range(k):
+                if cands[i, c] < 0:
+                    value[i, c] = -np.inf
+                    continue
+                payoff = taste * mean[i, c] - cost[i, c]
+                if pc < 0 or payoff > top:
+                    pc, top = c, payoff
+            pivot[r - r0] = pc
+            if pc >= 0:
+                floor = floors[pool[cands[i, pc]]] if has_floor else -np.inf
+                _load(count, i, pc, taste, mean, var, cost, floor, scratch)
+                cell[count] = i * k + pc
+                count += 1
+        kernels._bound_and_value(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
+                                 expectation, fast, False, tables, scratch, kept, dest)
+        for lot in range(count):
+            flat[cell[lot]] = dest[lot]
+        q, count = 0, 0
+        for r in range(r0, r1):
+            i, pc = rows[r], pivot[r - r0]
+            if pc < 0:
+                continue
+            best = dest[q]
+            q += 1
+            row_cut = max(best, cutoff) if best == best else cutoff
+            taste = theta[buyers[i]]
+            for c in range(k):
+                j = cands[i, c]
+                if c == pc or j < 0:
+                    continue
+                floor = floors[pool[j]] if has_floor else -np.inf
+                _load(count, i, c, taste, mean, var, cost, floor, scratch)
+                cell[count] = i * k + c
+                cut[count] = row_cut
+                count += 1
+        _below_for_certain(count, cell, cut, has_floor, valuation, fast, tables, scratch, kept,
+                           shifted, flat)

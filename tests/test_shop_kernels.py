@@ -1,0 +1,160 @@
+"""The step-by-step shop's one compiled pass over its cells (`Valuation.cells`,
+simulator/shop_kernels.py) against the numpy formulation it replaced (`phases.shop.value_cells`
+with compiled=False): the same bits for every value, and the same markets."""
+
+from __future__ import annotations
+
+import sys
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulator import shop_kernels
+from simulator.model import MarketModel
+from simulator.params import ProspectParams
+from simulator.phases import shop
+from simulator.scenario import Scenario
+from simulator.valuation import Valuation
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from bench_market import market as bench_market  # noqa: E402
+
+
+def _cells(rng, n=300, k=7, sellers=40, rows=500):
+    """Random shop arrays with the awkward cells in them: no candidate, no spread, a
+    payoff of exactly 0 at the middle node, beliefs below and above the floor."""
+    buyers = np.sort(rng.choice(rows, n, replace=False))
+    cands = rng.integers(-1, sellers, size=(n, k))
+    theta = rng.uniform(0.5, 2.0, rows)
+    mean = rng.uniform(-0.2, 1.2, (n, k))
+    var = rng.uniform(0.0, 0.3, (n, k))
+    var[: n // 20] = 0.0
+    cost = rng.uniform(0.0, 1.5, (n, k))
+    cost[n // 20: n // 10] = (theta[buyers][:, None] * mean)[n // 20: n // 10]
+    pool = rng.integers(0, 4, sellers)
+    floors = np.array([-np.inf, 0.3, -np.inf, 0.5])
+    return buyers, cands, theta, mean, var, cost, pool, floors
+
+
+def _numpy_values(val, buyers, cands, theta, mean, var, cost, pool, floors, cutoff):
+    """`value_cells`' numpy reference for one valuation."""
+    floor = None if floors is None else floors[pool[np.maximum(cands, 0)]]
+    out = val.value(np.broadcast_to(theta[buyers][:, None], cands.shape), mean, np.sqrt(var),
+                    cost, floor, cutoff=cutoff)
+    out[cands < 0] = -np.inf
+    return out
+
+
+@pytest.mark.parametrize("reference", ["outside_option", "expectation"])
+@pytest.mark.parametrize("curvature", [(0.88, 0.88), (0.7, 0.95), (1.0, 1.0)])
+@pytest.mark.parametrize("with_floor", [True, False])
+def test_cells_give_the_bits_of_the_numpy_values(reference, curvature, with_floor):
+    rng = np.random.default_rng(len(reference) + int(100 * curvature[0]) + with_floor)
+    val = Valuation(ProspectParams(alpha=curvature[0], beta=curvature[1],
+                                   reference=reference), 5)
+    buyers, cands, theta, mean, var, cost, pool, floors = _cells(rng)
+    floors = floors if with_floor else None
+    rows = np.arange(len(buyers))
+    for cutoff in (-np.inf, -1e-12):
+        expected = _numpy_values(val, buyers, cands, theta, mean, var, cost, pool, floors,
+                                 cutoff)
+        got = np.full(cands.shape, np.nan)
+        val.cells(rows, buyers, cands, theta, mean, var, cost, pool, floors, got, cutoff)
+        assert (got[cands < 0] == -np.inf).all()
+        # Below the cutoff a value may be -inf in either; the rest are the same bits.
+        assert np.array_equal(got >= cutoff, expected >= cutoff)
+        reach = expected >= cutoff
+        assert np.array_equal(got[reach], expected[reach])
+        if cutoff == -np.inf:
+            assert np.array_equal(got, expected)
+            assert np.isfinite(got[cands >= 0]).all()
+
+
+def test_cells_fill_only_their_rows():
+    rng = np.random.default_rng(7)
+    val = Valuation(ProspectParams(), 3)
+    buyers, cands, theta, mean, var, cost, pool, floors = _cells(rng)
+    rows = np.flatnonzero(rng.random(len(buyers)) < 0.4)
+    got = np.full(cands.shape, np.nan)
+    val.cells(rows, buyers, cands, theta, mean, var, cost, pool, floors, got)
+    expected = _numpy_values(val, buyers, cands, theta, mean, var, cost, pool, floors, -np.inf)
+    others = np.setdiff1d(np.arange(len(buyers)), rows)
+    assert np.array_equal(got[rows], expected[rows])
+    assert np.isnan(got[others]).all()
+
+
+def _segments_reviews() -> dict:
+    return Scenario.load("scenarios/segments.toml").arms["reviews"]
+
+
+MARKETS = {
+    "every_mechanism": lambda: {"buyers": 600, "sellers": 30,
+                                **bench_market("every_mechanism")},
+    "segments_reviews": _segments_reviews,
+    "noisy_capacity_partners": lambda: {"buyers": 400, "sellers": 20, "capacity": 4,
+                                        "identity": "partners",
+                                        "choice": {"logit_noise": 0.05},
+                                        "warranty": {"enabled": True}},
+}
+
+
+def _series(params, monkeypatch, compiled: bool) -> np.ndarray:
+    with monkeypatch.context() as patch:
+        patch.setattr(shop, "value_cells", partial(shop.value_cells, compiled=compiled))
+        model = MarketModel(params, rng=3)
+        assert not model.market.plain_shop
+        for _ in range(30):
+            model.step()
+    return model.datacollector.get_model_vars_dataframe().to_numpy(dtype=float)
+
+
+@pytest.mark.parametrize("name", sorted(MARKETS))
+def test_markets_mechanisms_shop_in_give_the_same_bits(name, monkeypatch):
+    params = MARKETS[name]()
+    compiled = _series(params, monkeypatch, compiled=True)
+    np.testing.assert_array_equal(compiled, _series(params, monkeypatch, compiled=False))
+    assert np.nansum(compiled) != 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_first_choices_are_allocates_without_capacity(seed):
+    rng = np.random.default_rng(seed)
+    n, k = 400, 6
+    value = rng.normal(size=(n, k)).round(1)  # ties
+    value[rng.random((n, k)) < 0.2] = -np.inf
+    value[: n // 10] = -np.inf  # rows with nothing
+    value[rng.random((n, k)) < 0.03] = np.nan
+    acceptable = (value >= 0.2) | (rng.random((n, k)) < 0.05)
+    pick, wanted = shop_kernels.first_choices(value, acceptable)
+    np.testing.assert_array_equal(pick, shop.allocate(None, np.zeros((n, k), dtype=np.int64),
+                                                      value, acceptable, 0))
+    np.testing.assert_array_equal(wanted, acceptable.any(axis=1))
+    assert (pick == -1).any() and (pick > 0).any()
+
+
+@pytest.mark.parametrize("curvature", [(0.88, 0.88), (0.7, 0.95), (0.3, 1.0)])
+@pytest.mark.parametrize("with_floor", [True, False])
+def test_best_only_keeps_each_rows_choice_exact(curvature, with_floor):
+    rng = np.random.default_rng(int(100 * curvature[0]) + with_floor)
+    val = Valuation(ProspectParams(alpha=curvature[0], beta=curvature[1]), 5)
+    buyers, cands, theta, mean, var, cost, pool, floors = _cells(rng, n=2000, rows=3000)
+    mean[::7, 2] = mean[::7, 3]  # ties between cells of a row
+    cost[::7, 2] = cost[::7, 3]
+    var[::7, 2] = var[::7, 3]
+    cands[::7, 2] = cands[::7, 3]
+    floors = floors if with_floor else None
+    rows, cutoff = np.arange(len(buyers)), -1e-12
+    full, best = np.empty(cands.shape), np.empty(cands.shape)
+    val.cells(rows, buyers, cands, theta, mean, var, cost, pool, floors, full)  # every value
+    val.cells(rows, buyers, cands, theta, mean, var, cost, pool, floors, best, cutoff,
+              best_only=True)
+    pick, wanted = shop_kernels.first_choices(full, full >= cutoff)
+    np.testing.assert_array_equal((pick, wanted),
+                                  shop_kernels.first_choices(best, best >= cutoff))
+    kept = np.isfinite(best)
+    assert np.array_equal(best[kept], full[kept])
+    assert (best[~kept] == -np.inf).all()
+    assert 0.05 < kept[cands >= 0].mean() < 0.95  # bounds ruled cells out, not all
+    assert (pick >= 0).any() and (pick == -1).any()
