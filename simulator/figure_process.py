@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import ctypes
+import gc
 import os
 import signal
 import sys
@@ -57,6 +58,10 @@ class Figures:
         import multiprocessing
 
         context = multiprocessing.get_context("fork")
+        # What both processes hold now (pandas, the scenario) is never garbage: left out of
+        # every later collection in either (as gc.freeze's documentation advises before a
+        # fork), where each full collection would otherwise walk it again.
+        gc.freeze()
         jobs, self._jobs = context.Pipe(duplex=False)
         self._done, done = context.Pipe(duplex=False)
         self._process = context.Process(target=_serve, name="infogap-figures",
@@ -123,6 +128,7 @@ def _serve(scenario, jobs, jobs_sent, done_read, done) -> None:
     done_read.close()
     try:
         done.send(_prepare(scenario))
+        gc.freeze()   # matplotlib's modules and caches: not garbage, and not walked again
         try:
             results, folder = jobs.recv()
         except EOFError:

@@ -13,9 +13,10 @@ market uses is imported (see `_import_core`). Import Mesa from here:
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import sys
+
+from .lazy_package import bare_package
 
 
 def _frames(frame, context: int = 1) -> list[inspect.FrameInfo]:
@@ -64,8 +65,8 @@ def _import_core():
     `mesa/experimental/__init__.py` until something asks them for another name: they import
     every Mesa feature, among them grids with networkx and spaces with scipy.spatial
     (0.4-0.5 s that the market never uses)."""
-    mesa = _bare_package("mesa")
-    _bare_package("mesa.experimental")
+    mesa = bare_package("mesa")
+    bare_package("mesa.experimental")
     from mesa.agent import Agent
 
     mesa.Agent = Agent   # before the modules that import it from `mesa`
@@ -76,23 +77,6 @@ def _import_core():
 
     mesa.DataCollector = DataCollector
     return mesa
-
-
-def _bare_package(name: str):
-    """Package `name`, registered without running its `__init__`; the first name asked of
-    it that it lacks runs the `__init__` (so `mesa.discrete_space`, `mesa.__version__` or
-    `from mesa import batch_run` work as after `import mesa`)."""
-    spec = importlib.util.find_spec(name)
-    package = importlib.util.module_from_spec(spec)
-
-    def complete(attribute: str):
-        del package.__getattr__
-        spec.loader.exec_module(package)
-        return getattr(package, attribute)
-
-    package.__getattr__ = complete
-    sys.modules[name] = package
-    return package
 
 
 mesa = _import_mesa()

@@ -18,6 +18,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
+from . import numba_import  # noqa: F401  (before any kernel loads: see there)
+
 #: Magnitudes the fast path accepts; with |e| <= 1, e * log x stays well inside exp's range.
 TINY, HUGE = 1e-300, 1e300
 

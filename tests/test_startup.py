@@ -52,9 +52,13 @@ def test_run_draws_in_another_process_and_skips_what_one_replication_does_not_ne
                              "1", "--quiet", "--out", str(out))
     assert "simulator.model" in modules and "mesa.model" in modules
     # matplotlib is the figure process's; no t quantile without two replications; Mesa's
-    # grids and spaces are not the market's (numba itself imports scipy.linalg's BLAS)
+    # grids and spaces are not the market's; numba's BLAS check imports scipy.linalg's
+    # compiled BLAS, not the rest of scipy.linalg (its __init__ brings the array-API layer,
+    # numpy.testing and unittest)
     assert _loaded(modules, ("matplotlib", "scipy.special", "scipy.spatial", "networkx",
-                             "mesa.discrete_space", "mesa.space")) == []
+                             "mesa.discrete_space", "mesa.space", "scipy.linalg._misc",
+                             "scipy._lib._util", "numpy.testing", "unittest")) == []
+    assert "scipy.linalg.cython_blas" in modules
     assert all((out / name).stat().st_size > 10_000 for name in ("headline.png",
                                                                  "metrics.png"))
 
@@ -62,6 +66,38 @@ def test_run_draws_in_another_process_and_skips_what_one_replication_does_not_ne
 def test_help_and_validate_load_no_heavy_library(scenario_file):
     assert _loaded(_modules_after("--help"), HEAVY) == []
     assert _loaded(_modules_after("validate", str(scenario_file())), HEAVY) == []
+
+
+def test_scipy_linalg_left_bare_for_numba_runs_its_init_at_the_first_name_asked():
+    code = ("import sys\n"
+            "from simulator import power\n"
+            "import scipy.linalg.cython_blas\n"
+            "bare = 'scipy.linalg._misc' not in sys.modules\n"
+            "import numpy as np, scipy.linalg\n"
+            "from scipy.linalg import lu_factor\n"
+            "x = scipy.linalg.solve(np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([1.0, 1.0]))\n"
+            "print(bare, 'scipy.linalg._misc' in sys.modules, lu_factor.__name__, x.tolist())")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    assert done.stdout.split() == ["True", "True", "lu_factor", "[0.5,", "0.25]"]
+
+
+def test_the_command_line_ends_with_its_objects_frozen_and_a_call_in_process_does_not():
+    # An exit handler registered before main runs after main's: it sees what the
+    # interpreter's last collections will see.
+    code = ("import atexit, gc, sys\n"
+            "before = gc.get_freeze_count()\n"
+            "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > before))\n"
+            "from simulator.cli import main\n"
+            "sys.argv = ['infogap', 'validate', sys.argv[1]]\n"
+            "main(ARGV)\n"
+            "print('frozen after main:', gc.get_freeze_count() > before)")
+    for argv, at_exit in (("None", "True"), ("sys.argv[1:]", "False")):
+        done = subprocess.run([sys.executable, "-c", code.replace("ARGV", argv),
+                               str(ROOT / "scenarios" / "lemons.toml")],
+                              cwd=ROOT, check=True, capture_output=True, text=True)
+        assert done.stdout.splitlines()[-2:] == ["frozen after main: False",
+                                                 f"frozen at exit: {at_exit}"]
 
 
 def test_mesa_is_imported_with_inspect_restored_and_its_loggers_named_as_usual():

@@ -73,7 +73,6 @@ def overrides_from(args) -> dict:
 def run_command(args) -> int:
     from ..figure_process import Figures
     from ..report import write_files
-    from ..runner import run_scenario
     from ..sweep.executors import check_options
 
     scenario = Scenario.load(args.scenario, overrides_from(args))
@@ -83,10 +82,13 @@ def run_command(args) -> int:
     out = Path(args.out) if args.out else Path("results") / scenario.name
     # Checked and staged before running: an unwritable --out is refused at once.
     folder = AtomicFolder(out, protect=[scenario.path] if scenario.path else [])
-    # Started now (after pandas, before numba), the figure process imports matplotlib and
-    # solves theory's levels while this one simulates.
+    # Started now (after pandas, before numba and the runner's imports, which it does not
+    # need), the figure process imports matplotlib and solves theory's levels while this one
+    # simulates.
     figures = Figures(scenario)
     try:
+        from ..runner import run_scenario
+
         results = run_scenario(scenario, workers=args.workers, progress=not args.quiet,
                                panel=args.panel, executor=args.executor,
                                scheduler=args.scheduler, threads=args.threads)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
+
 
 @njit(cache=True)
 def personal_prices(cands, buyers, theta, mean_theta, capture, price, has_data, unit_cost):
