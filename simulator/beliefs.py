@@ -77,14 +77,11 @@ class BeliefStore:
         public quality, else the pooled belief about its badge pool): a memory that is not
         refreshed fades, good or bad."""
         keep = 1.0 - self.forgetting
-        if keep < 1.0:
-            np.maximum(self.pool_precision * keep, self.prior_precision, out=self.pool_precision)
-        if keep < 1.0 or forgiveness > 0:
-            kernels.fade_slots(self.slot_precision, self.slot_mean, self.slot_seller,
-                               self.slot_used, now - 1, keep, self.prior_precision,
-                               forgiveness, self.pool_mean,
-                               np.ascontiguousarray(seller_pool, dtype=np.int64), pub_mean,
-                               pub_var)
+        if keep < 1.0 or forgiveness > 0:  # one compiled pass over the pooled and slot beliefs
+            kernels.fade(self.pool_precision, self.slot_precision, self.slot_mean,
+                         self.slot_seller, self.slot_used, now - 1, keep, self.prior_precision,
+                         forgiveness, self.pool_mean,
+                         np.ascontiguousarray(seller_pool, dtype=np.int64), pub_mean, pub_var)
 
     def pool_spread(self, rows: np.ndarray, pools, noise_var: float) -> np.ndarray:
         """Spread (variance) of quality among the sellers these pooled beliefs are about,
@@ -142,17 +139,17 @@ class BeliefStore:
         """Normal-normal update; repeated (buyer, pool) pairs all count (information form).
         `distinct`: the caller knows no pair repeats (the market's news to every buyer), so
         the per-cell totals are the entries themselves and need no sort."""
-        pools = np.broadcast_to(pools, buyers.shape)
         if len(buyers) == 0:
             return
-        info = np.broadcast_to(1.0 / np.asarray(obs_var, dtype=float), buyers.shape)
+        n = len(buyers)
+        pools = _per_entry(pools, n)
+        info = _per_entry(1.0 / np.asarray(obs_var, dtype=float), n)
         m, t, sq = (self.pool_mean.reshape(-1), self.pool_precision.reshape(-1),
                     self.pool_sq.reshape(-1))
         if distinct:  # one compiled pass, with the arithmetic below
             kernels.update_distinct(m, t, sq, buyers * self.pools + pools, info,
-                                    np.broadcast_to(observed, buyers.shape),
-                                    None if observed_sq is None
-                                    else np.broadcast_to(observed_sq, buyers.shape))
+                                    _per_entry(observed, n),
+                                    None if observed_sq is None else _per_entry(observed_sq, n))
             return
         sums = [info * observed, info * (observed**2 if observed_sq is None else observed_sq)]
         target, add_prec, (add_sum, add_sq) = _gather(buyers * self.pools + pools, info, sums)
@@ -171,11 +168,11 @@ class BeliefStore:
     def _update(mean, precision, rows, cols, observed, obs_var, distinct=False) -> None:
         if len(rows) == 0:
             return
-        info = np.broadcast_to(1.0 / np.asarray(obs_var, dtype=float), rows.shape)
+        info = _per_entry(1.0 / np.asarray(obs_var, dtype=float), len(rows))
         m, t = mean.reshape(-1), precision.reshape(-1)
         if distinct:  # one compiled pass, with the arithmetic below
             kernels.update_distinct(m, t, None, rows * mean.shape[1] + cols, info,
-                                    np.broadcast_to(observed, rows.shape), None)
+                                    _per_entry(observed, len(rows)), None)
             return
         target, add_prec, (add_sum,) = _gather(rows * mean.shape[1] + cols, info,
                                                [info * observed])
@@ -195,6 +192,13 @@ class BeliefStore:
         return sum(a.nbytes for a in (self.pool_mean, self.pool_precision, self.pool_sq,
                                       self.slot_seller,
                                       self.slot_mean, self.slot_precision, self.slot_used))
+
+
+def _per_entry(x, n: int) -> np.ndarray:
+    """`x` as one value per entry of an update of n entries (a scalar repeated; an array
+    as it is). np.broadcast_to would do, but costs tens of microseconds a call mid-step."""
+    x = np.asarray(x)
+    return x if x.ndim == 1 else np.full(n, x)
 
 
 def _gather(flat: np.ndarray, info: np.ndarray, sums: list[np.ndarray]):

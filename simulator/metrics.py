@@ -69,8 +69,10 @@ def first_best(model: MarketState, buyers: np.ndarray) -> float:
         up = mech.attainable(model, up)
     if p.capacity <= 0:
         gain = theta - p.cost.c1
-        best = np.maximum(gain * up.max(), gain * q.min()) - p.cost.c0
-        return float(np.maximum(best, 0.0).sum())
+        best = gain * up.max()  # in place below: a step makes this sum for every buyer
+        np.maximum(best, gain * q.min(), out=best)
+        best -= p.cost.c0
+        return float(np.maximum(best, 0.0, out=best).sum())
     k = min(p.capacity, len(buyers))
     units, units_up = np.repeat(q, k)[: len(theta)], np.repeat(up, k)[: len(theta)]
     gain = theta[: len(units)] - p.cost.c1
@@ -97,11 +99,12 @@ def step_metrics(model: MarketState, t: Trades, offering: np.ndarray, accounted:
     volume = len(t)
     traded = volume > 0
     active = b.active[: b.size]
-    cs = float(np.sum(t.theta * t.delivered - t.price - t.switching_cost))
+    value = t.theta * t.delivered
+    cs = float(np.sum(value - t.price - t.switching_cost))
     ps = float(s.profit[accounted].sum())
     resources = float(np.sum(s.unit_cost[t.seller]) + np.sum(t.switching_cost)
                       + np.sum(s.extra_cost[accounted] - s.fines[accounted]))
-    realised = float(np.sum(t.theta * t.delivered)) - resources
+    realised = float(np.sum(value)) - resources
     m = {
         "price": float(t.price.mean()) if traded else nan,
         "volume": float(volume),
@@ -120,7 +123,8 @@ def step_metrics(model: MarketState, t: Trades, offering: np.ndarray, accounted:
         "exits": float(exits),
         "satisfaction": float(satisfaction(model, t).mean()) if traded else nan,
         "expectation_gap": float((t.expected - t.delivered).mean()) if traded else nan,
-        "deception_rate": float(t.deceptive.mean()) if traded else nan,
+        # a share of booleans: the count over the trades (what mean would give, exactly)
+        "deception_rate": np.count_nonzero(t.deceptive) / volume if traded else nan,
     }
     m["churn"] = m["switch_rate"] + m["exit_rate"]
     for mech in model.mechanisms:

@@ -39,8 +39,11 @@ class ProspectTheory:
         """v(x) = x**alpha for gains, -lam * (-x)**beta for losses."""
         x = np.asarray(x, dtype=float)
         magnitude = np.abs(x)
-        gains = magnitude ** np.asarray(self.alpha)
-        losses = -np.asarray(self.lam) * magnitude ** np.asarray(self.beta)
+        alpha, beta = np.asarray(self.alpha), np.asarray(self.beta)
+        gains = magnitude**alpha
+        # One power for both domains when they share a curvature (every trade's satisfaction).
+        same = alpha.ndim == 0 and beta.ndim == 0 and alpha == beta
+        losses = -np.asarray(self.lam) * (gains if same else magnitude**beta)
         return np.where(x >= 0, gains, losses)
 
     def weight(self, p: ArrayLike, domain: str = "gain") -> np.ndarray:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..market import MarketState
+from . import _kernels
 from .settle import Trades
 
 
@@ -24,13 +25,10 @@ def churn(m: MarketState, t: Trades, start: np.ndarray) -> Churn:
     last = b.last_seller[t.buyer]
     switched = t.buyer[(last >= 0) & (last != t.seller)] if m.remembers else t.buyer[:0]
     b.last_seller[t.buyer] = t.seller
-    b.idle[start] += 1
-    b.idle[t.buyer] = 0
     n = b.size
-    lapse = m.trust_of("lapse", np.s_[:n])
-    leaving = np.flatnonzero(b.active[:n] & (
-        (b.trust[:n] < m.trust_of("leave_below", np.s_[:n]))
-        | ((lapse > 0) & (b.idle[:n] >= lapse))))
+    trust = m.segment_trust
+    leaving = _kernels.idle_and_leaving(b.idle, b.active[:n], b.trust, b.segment, start,
+                                        t.buyer, trust["leave_below"], trust["lapse"])
     if len(leaving):
         switched = switched[~np.isin(switched, leaving)]
     arrivals = int(m.rng.poisson(m.params.arrivals.rate * m.params.buyers))

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..beliefs import EMPTY
 from ..market import MarketState
+from . import _kernels
 from .settle import Trades
 
 
@@ -35,21 +36,15 @@ def learn(m: MarketState, t: Trades) -> None:
         bel.update_slots(w, opened, quality[hidden], m.seller_obs_var, distinct=True)
 
     # Trust rises after a good experience and falls (faster) after a bad one.
-    trust = b.trust[who]
-    good = t.delivered >= expected - m.trust_of("tolerance", who)
-    b.trust[who] = np.where(good, trust + m.trust_of("gain", who) * (1 - trust),
-                            trust * (1 - m.trust_of("loss", who)))
-    b.last_gap[who] = expected - t.delivered
-    b.losses[who] += ~good
     # A buyer that found nothing worth buying trusts the market a little less (one that
     # wanted to buy but was turned away by capacity learns nothing about the market).
     # Refusals alone wear trust down, but not to where one disappointment would make the
     # buyer leave: leaving follows bad experiences, or `trust.lapse` idle steps.
-    if t.refused is not None and len(t.refused):
-        r = t.refused
-        floor = m.trust_of("leave_below", r) / np.maximum(1 - m.trust_of("loss", r), 1e-12)
-        worn = b.trust[r] * (1 - m.trust_of("idle_loss", r))
-        b.trust[r] = np.maximum(worn, np.minimum(b.trust[r], floor))
+    trust = m.segment_trust
+    refused = t.refused if t.refused is not None else who[:0]
+    _kernels.trust_after_step(b.trust, b.last_gap, b.losses, b.segment, who, expected,
+                              t.delivered, trust["tolerance"], trust["gain"], trust["loss"],
+                              refused, trust["leave_below"], trust["idle_loss"])
     for mech in m.mechanisms:
         mech.after_trade(m, t)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from ..beliefs import EMPTY
 from ..market import MarketState
+from . import _kernels
 from .shop import Offers
 
 
@@ -58,16 +58,10 @@ def settle(m: MarketState, offers: Offers | None) -> Trades:
         trades = Trades.none(m)
         trades.refused = m.active_buyers()  # nobody offers anything
         return trades
-    bought = np.flatnonzero(offers.pick >= 0)
-    who = offers.buyers[bought]
-    col = offers.pick[bought]
-    cell = bought * offers.cands.shape[1] + col  # the (row, column) bought, in flat arrays
-
-    def at_cell(a: np.ndarray) -> np.ndarray:
-        return a.reshape(-1)[cell]
-
-    seller = at_cell(offers.cands)
-    paid = at_cell(offers.price)
+    (bought, who, segment, theta, seller, paid, expected, belief_var, slot, switching, blind,
+     refused) = _kernels.purchases(offers.pick, offers.wanted, offers.buyers, offers.cands,
+                                offers.price, offers.mean, offers.var, offers.slot,
+                                offers.extra, s.pub_var, b.segment, b.theta)
     made = m.made(seller)
     quality = made + m.params.quality_noise * m.rng.standard_normal(len(seller))
     delivered = quality
@@ -78,17 +72,18 @@ def settle(m: MarketState, offers: Offers | None) -> Trades:
         flagged = mech.deceptive(m, seller, made)
         if flagged is not None:
             deceptive |= flagged
-    slot = at_cell(offers.slot)
+    flags = {}
+    if offers.flags:  # mechanisms' marks on the cells bought, (row, column) in flat arrays
+        cell = bought * offers.cands.shape[1] + offers.pick[bought]
+        flags = {name: flag.reshape(-1)[cell] for name, flag in offers.flags.items()}
     trades = Trades(
-        buyer=who, segment=b.segment[who], seller=seller, price=paid, theta=b.theta[who],
-        expected=at_cell(offers.mean), belief_var=at_cell(offers.var), slot=slot,
-        switching_cost=at_cell(offers.extra), made=made, quality=quality,
-        delivered=delivered,
+        buyer=who, segment=segment, seller=seller, price=paid, theta=theta,
+        expected=expected, belief_var=belief_var, slot=slot, switching_cost=switching,
+        made=made, quality=quality, delivered=delivered,
         # A purchase from a seller the buyer already knew says nothing about unknown sellers.
-        blind=np.isinf(s.pub_var[seller]) & (slot == EMPTY),
-        deceptive=deceptive,
-        flags={name: at_cell(flag) for name, flag in offers.flags.items()},
-        refused=offers.buyers[~offers.wanted])
+        blind=blind, deceptive=deceptive,
+        flags=flags,
+        refused=refused)
     b.bought_from[who] = seller
     b.spent[who] = paid
     b.paid_total[who] += paid

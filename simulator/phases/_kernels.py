@@ -1,0 +1,104 @@
+"""Compiled forms of per-buyer phase rules that were a dozen numpy calls (a gather, an
+operation, a scatter each) over thousands of buyers every step: what settlement reads of
+each purchase (`settle`), trust after a trade or a step without one (`learn`), idle steps
+and who leaves (`churn`).
+
+Each loop does the numpy form's arithmetic in its order, so it gives the same bits;
+tests/test_phase_kernels.py holds them to that numpy form. Parameters come per segment
+(`MarketState.segment_trust`) and are looked up by each buyer's segment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
+
+
+@njit(cache=True)
+def trust_after_step(trust, last_gap, losses, segment, who, expected, delivered, tolerance,
+                     gain, loss, refused, leave_below, idle_loss):
+    """In place. Buyers `who` (distinct: one trade each) gain trust after a purchase that
+    delivered at least what they expected less `tolerance`, and lose a share `loss` of it
+    after one that did not. Buyers `refused` (found nothing worth buying) lose a share
+    `idle_loss`, but not below where a single disappointment would make them leave."""
+    for e in range(who.shape[0]):
+        r = who[e]
+        k = segment[r]
+        before = trust[r]
+        good = delivered[e] >= expected[e] - tolerance[k]
+        if good:
+            trust[r] = before + gain[k] * (1 - before)
+        else:
+            trust[r] = before * (1 - loss[k])
+            losses[r] += 1
+        last_gap[r] = expected[e] - delivered[e]
+    for e in range(refused.shape[0]):
+        r = refused[e]
+        k = segment[r]
+        kept = 1 - loss[k]
+        floor = leave_below[k] / (kept if kept > 1e-12 else 1e-12)
+        before = trust[r]
+        worn = before * (1 - idle_loss[k])
+        low = before if before < floor else floor
+        trust[r] = worn if worn > low else low
+
+
+@njit(cache=True)
+def idle_and_leaving(idle, active, trust, segment, start, traded, leave_below, lapse):
+    """In place, the idle count: one more step for every buyer active at the start,
+    none for those who traded. Returns the rows (ascending) of active buyers who leave:
+    trust below `leave_below`, or idle `lapse` steps in a row (lapse 0: never)."""
+    for r in start:
+        idle[r] += 1
+    for r in traded:
+        idle[r] = 0
+    n = active.shape[0]
+    leaving = np.empty(n, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        if active[i]:
+            k = segment[i]
+            if trust[i] < leave_below[k] or (lapse[k] > 0 and idle[i] >= lapse[k]):
+                leaving[count] = i
+                count += 1
+    return leaving[:count].copy()
+
+
+@njit(cache=True)
+def purchases(pick, wanted, buyers, cands, price, mean, var, slot, extra, pub_var, segment,
+              theta):
+    """What settlement needs of each purchase, gathered in one pass over the shoppers
+    (`pick`: column bought, -1: none; `wanted`: found something worth buying):
+    (rows of the shoppers who bought, buyer, segment, taste, seller, price, expected
+    quality, its variance, memory slot, switching cost, bought blind; and the buyers who
+    found nothing worth buying). Blind: from a seller with no public quality that the
+    buyer had no memory of."""
+    n = pick.shape[0]
+    count = 0
+    for i in range(n):
+        count += pick[i] >= 0
+    rows, who = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
+    seller, own = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
+    seg = np.empty(count, dtype=segment.dtype)
+    taste, paid, expected = np.empty(count), np.empty(count), np.empty(count)
+    belief_var, switching = np.empty(count), np.empty(count)
+    blind = np.empty(count, dtype=np.bool_)
+    refused = np.empty(n - count, dtype=np.int64)
+    e = f = 0
+    for i in range(n):
+        c = pick[i]
+        if c < 0:
+            if not wanted[i]:
+                refused[f] = buyers[i]
+                f += 1
+            continue
+        r, j = buyers[i], cands[i, c]
+        rows[e], who[e], seg[e], taste[e], seller[e] = i, r, segment[r], theta[r], j
+        paid[e], expected[e], belief_var[e] = price[i, c], mean[i, c], var[i, c]
+        own[e], switching[e] = slot[i, c], extra[i, c]
+        blind[e] = np.isinf(pub_var[j]) and slot[i, c] == -1
+        e += 1
+    return (rows, who, seg, taste, seller, paid, expected, belief_var, own, switching, blind,
+            refused[:f].copy())
