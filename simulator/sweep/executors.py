@@ -99,14 +99,17 @@ def _call_with_threads(fn: Callable[[Any], Any], threads: int, item: Any) -> Any
 
 
 def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None,
-                  runs: int | None = None) -> Executor:
+                  runs: int | None = None, warm_up: Callable[[], None] | None = None
+                  ) -> Executor:
     """The executor for `--executor kind`; local with one worker (or one run) runs in this
-    process. `runs`, when known, caps the number of local workers."""
+    process. `runs`, when known, caps the number of local workers. Worker processes are
+    started at once and each calls `warm_up()` (imports, compiled kernels) while this
+    process goes on, e.g. planning the sweep."""
     check_options(kind, workers, scheduler)
     if kind == "local":
         workers = min(workers or os.cpu_count() or 1, runs or 1 << 30)
-        return InlineExecutor() if workers <= 1 else LocalExecutor(workers)
-    return DaskExecutor(workers, scheduler)
+        return InlineExecutor() if workers <= 1 else LocalExecutor(workers, warm_up)
+    return DaskExecutor(workers, scheduler, warm_up)
 
 
 class InlineExecutor(Executor):
@@ -136,11 +139,12 @@ def _interrupts_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, warm_up: Callable[[], None] | None = None) -> None:
     """Workers leave Ctrl-C to the parent, and exit if the parent dies (e.g. SIGKILL), which
     would otherwise leave them running queued runs or blocked on the task queue for ever.
     The parent's pid is passed in: if it died while this worker was still starting,
-    `os.getppid()` already names the new parent (init), and the worker exits at once."""
+    `os.getppid()` already names the new parent (init), and the worker exits at once.
+    Then `warm_up()`, which must not raise (an initializer that raises breaks the pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
@@ -149,19 +153,33 @@ def _worker_init(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="infogap-parent-watch", daemon=True).start()
+    if warm_up is not None:
+        warm_up()
+
+
+def _started() -> None:
+    """A task that does nothing: submitting one per worker starts the worker now."""
 
 
 class LocalExecutor(Executor):
-    """A spawn-context process pool (no fork: the parent may hold threads)."""
+    """A spawn-context process pool (no fork: the parent may hold threads). Its workers are
+    started at once rather than at the first run: they import and warm up while the parent
+    plans, instead of after it."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, warm_up: Callable[[], None] | None = None):
         self.workers = workers
+        self._warm_up = warm_up
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers,
+        pool = ProcessPoolExecutor(max_workers=self.workers,
                                    mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(os.getpid(),))
+                                   initializer=_worker_init,
+                                   initargs=(os.getpid(), self._warm_up))
+        with _interrupts_ignored():   # each submit starts a worker while none is idle
+            for _ in range(self.workers):
+                pool.submit(_started)
+        return pool
 
     def imap_unordered(self, fn, items):
         items = iter(items)
@@ -223,12 +241,26 @@ class LocalExecutor(Executor):
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+#: Settings of the Dask cluster this process starts (not of one given by --scheduler). Runs
+#: are long and mostly Python: the workers' statistical profiler, which samples the running
+#: task's stack 100 times a second, takes the GIL from it and a few per cent of a core; the
+#: event loops' health tick every 20 ms and work stealing (runs are alike) cost the parent,
+#: which hosts the scheduler and the nannies, CPU the workers could use.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.scheduler.work-stealing": False,
+}
+
+
 class DaskExecutor(Executor):
     """dask.distributed: a Client to `scheduler`, or a loopback LocalCluster of
     single-threaded worker processes when no address is given."""
 
-    def __init__(self, workers: int | None, scheduler: str | None):
+    def __init__(self, workers: int | None, scheduler: str | None,
+                 warm_up: Callable[[], None] | None = None):
         try:
+            import dask
             from distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - it is a dependency
             raise UserError("--executor dask needs dask[distributed] installed") from None
@@ -243,10 +275,18 @@ class DaskExecutor(Executor):
             self.workers = workers or max(1, len(self._client.scheduler_info()["workers"]))
         else:
             self.workers = workers or os.cpu_count() or 1
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                         processes=True, host="127.0.0.1",
-                                         dashboard_address=None, silence_logs=logging.ERROR)
+            with dask.config.set(LOCAL_CLUSTER_CONFIG):   # the nannies pass it to the workers
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                             processes=True, host="127.0.0.1",
+                                             dashboard_address=None,
+                                             silence_logs=logging.ERROR)
             self._client = Client(self._cluster)
+        # One warm-up task per worker, submitted first so it runs first there; not waited
+        # for (the futures are kept so the tasks are not forgotten before they run).
+        self._warming = [] if warm_up is None else [
+            self._client.submit(warm_up, workers=[address], allow_other_workers=False,
+                                pure=False)
+            for address in self._client.scheduler_info()["workers"]]
 
     def imap_unordered(self, fn, items):
         from distributed import as_completed
@@ -275,6 +315,7 @@ class DaskExecutor(Executor):
     def close(self, abort: bool = False) -> None:
         if abort:   # drop queued runs rather than wait for them
             self._client.cancel(list(self._client.futures.values()), force=True)
+        self._warming.clear()
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

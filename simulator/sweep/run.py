@@ -16,7 +16,7 @@ from .executors import Executor, check_options, make_executor, with_threads
 from .experiment import Experiment
 from .plan import plan_runs
 from .store import INDEX, LOCK, SweepStore, export_csv, load_sweep
-from .work import DEFAULT_RUNNER, execute
+from .work import DEFAULT_RUNNER, execute, warm_up
 
 #: Failures whose message is kept in memory for the closing summary (all are in the index).
 MAX_FAILURES_SHOWN = 5
@@ -55,7 +55,7 @@ def run_sweep(experiment: Experiment, out: str | Path, *, workers: int | None = 
         raise UserError(f"--out {out}: is a file, expected a folder for the sweep")
     created = not out.exists()
     fresh = created or not any(out.iterdir())
-    with make_executor(executor, workers, scheduler) as pool:
+    with make_executor(executor, workers, scheduler, warm_up=warm_up) as pool:
         store = SweepStore.open(out, resume=resume)
         try:
             design = build_design(experiment)

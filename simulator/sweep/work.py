@@ -56,6 +56,22 @@ def execute(task: RunTask) -> dict[str, Any]:
             "elapsed": time.perf_counter() - start}
 
 
+def warm_up() -> None:
+    """What a worker does when it starts, while the parent still plans: import what a run
+    needs and run a tiny market for two steps, which loads the compiled kernels from
+    numba's cache; the first real run then starts at full speed. It changes no state a
+    result depends on, and never raises: at worst the first run pays for it."""
+    try:
+        from ..metrics import METRICS  # noqa: F401 - imported for what it loads
+        from ..model import simulate as simulate_market
+        from ..params import MarketParams
+        from ..windows import window_means  # noqa: F401
+
+        simulate_market(MarketParams(buyers=8, sellers=4), 2, 0)
+    except Exception:   # noqa: BLE001 - a warm-up that fails only costs time
+        pass
+
+
 def simulate(task: RunTask):
     """The run itself: (metrics per step, per segment or None, panel or None)."""
     from ..params import MarketParams
