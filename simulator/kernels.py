@@ -249,6 +249,20 @@ def _value_block(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam, e
                             expectation, fast, prune and bound, tables, scratch, kept, dest)
 
 
+@njit(inline="always", error_model="numpy")
+def _values_kept(x, expected, keep, n, gain_w, loss_w, alpha, beta, lam, fast, term, xk, ek,
+                 vk):
+    """The values of the n lotteries `keep` lists (of a block's payoffs x, node-major,
+    and expectations), gathered to the front of xk and ek, into vk[:n]."""
+    width = expected.shape[0]
+    for j in range(x.shape[0] // width):
+        for i in range(n):
+            xk[j * width + i] = x[j * width + keep[i]]
+    for i in range(n):
+        ek[i] = expected[keep[i]]
+    _cpt_values(xk, ek, n, gain_w, loss_w, alpha, beta, lam, fast, term, vk)
+
+
 @njit(cache=True, error_model="numpy")
 def _bound_and_value(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
                      expectation, fast, prune, tables, scratch, kept, dest):
@@ -263,13 +277,8 @@ def _bound_and_value(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, la
         n = _could_reach(x, expected, count, gain_w, loss_w, lam, scales, slope, offset,
                          cutoff, bound, size, keep)
         if n < count:
-            width = expected.shape[0]
-            for j in range(z.shape[0]):
-                for i in range(n):
-                    xk[j * width + i] = x[j * width + keep[i]]
-            for i in range(n):
-                ek[i] = expected[keep[i]]
-            _cpt_values(xk, ek, n, gain_w, loss_w, alpha, beta, lam, fast, term, vk)
+            _values_kept(x, expected, keep, n, gain_w, loss_w, alpha, beta, lam, fast, term,
+                         xk, ek, vk)
             dest[:count] = -np.inf
             for i in range(n):
                 dest[keep[i]] = vk[i]

@@ -135,13 +135,8 @@ def _below_for_certain(count, cell, cut, has_floor, valuation, fast, tables, scr
     bound, size, keep, xk, ek, vk = kept[:6]
     n = kernels._could_reach(x, shifted, count, gain_w, loss_w, lam, scales, slope, offset,
                              0.0, bound, size, keep)
-    width = expected.shape[0]
-    for j in range(z.shape[0]):
-        for q in range(n):
-            xk[j * width + q] = x[j * width + keep[q]]
-    for q in range(n):
-        ek[q] = expected[keep[q]]
-    kernels._cpt_values(xk, ek, n, gain_w, loss_w, alpha, beta, lam, fast, term, vk)
+    kernels._values_kept(x, expected, keep, n, gain_w, loss_w, alpha, beta, lam, fast, term,
+                         xk, ek, vk)
     for lot in range(count):
         value[cell[lot]] = -np.inf
     for q in range(n):
