@@ -128,12 +128,6 @@ class MarketState:
             self._tastes = (self.buyers_version, theta)
         return theta
 
-    def trust_of(self, name: str, rows) -> np.ndarray | np.float64:
-        """Trust parameter `name` of these buyers (rows: an index array or a slice): one
-        number when there is one segment, which saves a gather per parameter per step."""
-        values = self.segment_trust[name]
-        return values[0] if len(values) == 1 else values[self.buyers.segment[rows]]
-
     # ---------------------------------------------------------------- quality
     def learnable(self, sellers: np.ndarray) -> np.ndarray:
         """Sellers whose delivered quality experience can teach something: those whose
