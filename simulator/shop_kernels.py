@@ -16,6 +16,11 @@ every-mechanism market three cells in four are below their row's best for certai
 the kernels' bounds (a fraction of a valuation) leave them out.
 
 `first_choices`: `phases.shop.allocate`'s rule without capacity limits.
+
+`predictive_beliefs`: `kernels.candidate_beliefs`, then the claims' and reviews' shifts
+(`kernels.claim_shift`, `kernels.review_shift`) and delivery noise, in one pass; a
+remembered seller is found through `seen` by seller row (the one-pass shop's look-up),
+not by a scan of the buyer's memory slots.
 """
 
 from __future__ import annotations
@@ -208,3 +213,61 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
                 count += 1
         _below_for_certain(count, cell, cut, has_floor, valuation, fast, tables, scratch, kept,
                            shifted, flat)
+
+
+#: `predictive_beliefs`' claims and reviews terms when the mechanism is off.
+NO_CLAIMS = (False, np.zeros(0), np.zeros(0))
+NO_REVIEWS = (False, np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0),
+              np.zeros(0), 0.0, 1.0)
+
+
+@njit(cache=True)
+def predictive_beliefs(buyers, cands, beliefs, claims, reviews, delivery_var):
+    """(mean, var, slot): `kernels.candidate_beliefs`' belief about each cell, then on
+    the cells open to other evidence `kernels.claim_shift` (claims: has_claims,
+    credibility by buyer row, claim by seller row) and `kernels.review_shift` (reviews:
+    has_reviews, trust and segment by buyer row, reading by segment, rev_n, rev_sum,
+    weight, rating_var; a buyer reads trust x its segment's reading), then delivery_var
+    added to the variance: their operations in their order, so the same bits.
+    `beliefs` is `kernels.shop_plain`'s tuple; a seller is in at most one memory slot."""
+    (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
+     all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
+    has_claims, credibility, claim = claims
+    has_reviews, trust, segment, reading_by_segment, rev_n, rev_sum, weight, rating_var = reviews
+    n, k = cands.shape
+    mean, var = np.empty((n, k)), np.empty((n, k))
+    slot = np.empty((n, k), dtype=np.int64)
+    seen_by = np.full(pub_mean.shape[0], -1, dtype=np.int64)  # last buyer index i that ...
+    seen_slot = np.empty(pub_mean.shape[0], dtype=np.int64)   # ... remembered it, and where
+    for i in range(n):
+        row = buyers[i]
+        if remembers:
+            for r in range(slot_seller.shape[1]):
+                j = slot_seller[row, r]
+                if j >= 0:
+                    seen_by[j], seen_slot[j] = i, r
+        w = credibility[row] if has_claims else 0.0
+        reading = trust[row] * reading_by_segment[segment[row]] if has_reviews else 0.0
+        for c in range(k):
+            j = cands[i, c]
+            q, v, hidden = kernels._stranger(row, j, pub_mean, pub_var, pool, pool_mean,
+                                             pool_precision, pool_sq, noise_var, action_var,
+                                             all_learnable)
+            found = seen_slot[j] if remembers and hidden and seen_by[j] == i else -1
+            slot[i, c] = found
+            if found >= 0:
+                q, v = slot_mean[row, found], 1.0 / slot_precision[row, found]
+            elif hidden:  # open to other evidence
+                if has_claims:
+                    q = (1 - w) * q + w * claim[j]
+                    v = (1 - w) * v
+                if has_reviews and rev_n[j] > 1e-9:
+                    evidence = weight * reading * rev_n[j] / rating_var
+                    prec = 1.0 / max(v, 1e-12)
+                    new_prec = prec + evidence
+                    score = rev_sum[j] / max(rev_n[j], 1e-12)
+                    q = (prec * q + evidence * score) / new_prec
+                    v = 1.0 / new_prec
+            mean[i, c] = q
+            var[i, c] = v + delivery_var
+    return mean, var, slot

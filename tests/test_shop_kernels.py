@@ -158,3 +158,35 @@ def test_best_only_keeps_each_rows_choice_exact(curvature, with_floor):
     assert (best[~kept] == -np.inf).all()
     assert 0.05 < kept[cands >= 0].mean() < 0.95  # bounds ruled cells out, not all
     assert (pick >= 0).any() and (pick == -1).any()
+
+
+BELIEF_MARKETS = {
+    "every_mechanism": {**bench_market("every_mechanism")},
+    "claims_anonymous": {"identity": "anonymous", "claims": {"enabled": True}},
+    "reviews_segments": {"information": "delayed", "reviews": {"enabled": True},
+                         "segments": {"a": {"share": 0.5}, "b": {"share": 0.5,
+                                                                  "review_weight": 3.0}}},
+    "core_noisy": {"information": "noisy"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(BELIEF_MARKETS))
+def test_fused_beliefs_give_the_bits_of_the_hooks_one_by_one(name, monkeypatch):
+    model = MarketModel({"buyers": 600, "sellers": 30, **BELIEF_MARKETS[name]}, rng=5)
+    for _ in range(15):
+        model.step()
+    m = model.market
+    buyers = np.flatnonzero(model.buyers.active[: model.buyers.size])
+    rng = np.random.default_rng(1)
+    cands = rng.integers(0, model.sellers.size, size=(len(buyers), 7))
+    cands[:, 0] = np.maximum(model.buyers.last_seller[buyers], 0)  # often remembered
+    fused = shop.predictive_beliefs(m, buyers, cands)
+    monkeypatch.setattr(shop, "_fused_shifts", lambda m: None)
+    one_by_one = shop.predictive_beliefs(m, buyers, cands)
+    for got, want in zip(fused, one_by_one, strict=True):
+        np.testing.assert_array_equal(got, want)
+    if name in ("every_mechanism", "core_noisy"):  # memories were looked up
+        assert (fused[2] >= 0).any()
+    if name == "every_mechanism":  # both shifts moved some open cells
+        monkeypatch.setattr(m.sellers, "rev_n", np.zeros_like(m.sellers.rev_n))
+        assert not np.array_equal(shop.predictive_beliefs(m, buyers, cands)[0], fused[0])

@@ -37,8 +37,11 @@ class Claims(SellerChoice):
             self.learner.update(live, profit)
 
     def adjust_beliefs(self, m, rules, buyers, cands, mean, var, open_):
-        rules.claim_shift(mean, var, open_, buyers, cands, m.buyers.credibility,
-                          m.sellers.claim)
+        rules.claim_shift(mean, var, open_, buyers, cands, *self.belief_terms(m)[1:])
+
+    def belief_terms(self, m):
+        """`adjust_beliefs`' terms as `shop_kernels.predictive_beliefs` takes them."""
+        return True, m.buyers.credibility, m.sellers.claim
 
     def deceptive(self, m, sellers, made):
         return m.sellers.claim[sellers] > made + self.p.tolerance

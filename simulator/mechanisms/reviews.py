@@ -42,11 +42,17 @@ class Reviews(Mechanism):
     def adjust_beliefs(self, m, rules, buyers, cands, mean, var, open_):
         if not m.remembers:  # scores of sellers buyers cannot tell apart mean nothing
             return
+        _, trust, segment, reading_by_segment, *score = self.belief_terms(m)
+        rules.review_shift(mean, var, open_, cands,
+                           trust[buyers] * reading_by_segment[segment[buyers]], *score)
+
+    def belief_terms(self, m):
+        """`adjust_beliefs`' terms as `shop_kernels.predictive_beliefs` takes them: a
+        buyer reads a score with its trust times its segment's reading."""
         s, b = m.sellers, m.buyers
-        reading = b.trust[buyers] * m.segment_reading[b.segment[buyers]]
         # A rating is one delivery, as seen by its buyer.
-        rules.review_shift(mean, var, open_, cands, reading, s.rev_n, s.rev_sum,
-                           self.p.weight, self.p.noise**2 + m.seller_obs_var)
+        return (m.remembers, b.trust, b.segment, m.segment_reading, s.rev_n, s.rev_sum,
+                float(self.p.weight), float(self.p.noise**2 + m.seller_obs_var))
 
     def after_trade(self, m, trades):
         writes = m.rng.random(len(trades.seller)) < self.p.probability

@@ -80,22 +80,46 @@ def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
     pool, replaced by the buyer's own belief where it remembers the seller
     (`kernels.candidate_beliefs`; its numpy reference is `reference.beliefs`).
     Mechanisms then shift what the buyer does not know first-hand (claims, reviews),
-    and delivery noise is added last.
+    and delivery noise is added last; compiled, all of it in one pass where only
+    `FUSED_SHIFTS` shift beliefs (`shop_kernels.predictive_beliefs`).
     """
     s, bel = m.sellers, m.beliefs
+    buyers = np.ascontiguousarray(buyers, dtype=np.int64)
+    beliefs = (s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
+               m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller,
+               bel.slot_mean, bel.slot_precision)
+    shifts = _fused_shifts(m) if compiled else None
+    if shifts is not None:  # the look-up, the shifts and the noise in one pass
+        return shop_kernels.predictive_beliefs(buyers, np.ascontiguousarray(cands), beliefs,
+                                               *shifts, float(m.noise_var))
     if compiled:
         rules = kernels
     else:
         from ..reference import beliefs as rules
-    mean, var, slot, open_ = rules.candidate_beliefs(
-        np.ascontiguousarray(buyers, dtype=np.int64), np.ascontiguousarray(cands),
-        s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
-        m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller, bel.slot_mean,
-        bel.slot_precision)
+    mean, var, slot, open_ = rules.candidate_beliefs(buyers, np.ascontiguousarray(cands),
+                                                     *beliefs)
     for mech in m.mechanisms:
         mech.adjust_beliefs(m, rules, buyers, cands, mean, var, open_)
     var += m.noise_var
     return mean, var, slot
+
+
+#: Mechanisms whose `adjust_beliefs` `shop_kernels.predictive_beliefs` applies in its pass
+#: (from their `belief_terms`), in this order, which is `mechanisms.SCHEDULE`'s.
+FUSED_SHIFTS = ("claims", "reviews")
+
+
+def _fused_shifts(m: MarketState) -> tuple[tuple, tuple] | None:
+    """The claims' and reviews' terms for `shop_kernels.predictive_beliefs`; None where
+    another mechanism shifts beliefs (then each goes through its `adjust_beliefs`)."""
+    terms = {}
+    for mech in m.mechanisms:
+        if type(mech).adjust_beliefs is not Mechanism.adjust_beliefs:
+            if mech.name not in FUSED_SHIFTS:
+                return None
+            terms[mech.name] = mech.belief_terms(m)
+    return (terms.get("claims", shop_kernels.NO_CLAIMS),
+            terms.get("reviews", shop_kernels.NO_REVIEWS))
 
 
 def shop(m: MarketState) -> Offers | None:
