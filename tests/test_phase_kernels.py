@@ -178,3 +178,48 @@ def test_the_active_buyers_and_their_sorted_tastes_follow_arrivals_and_departure
         model.step()
         changed += m.buyers_version != version
     assert changed >= 3  # buyers came (or went) in several steps
+
+
+HEAR_MARKETS = {
+    "every_mechanism": {"quality": {"low": 0.2, "high": 1.0}, "claims": {"enabled": True},
+                        "reviews": {"enabled": True}, "moral_hazard": {"enabled": True},
+                        "certification": {"enabled": True}},
+    "claims_segments": {"information": "noisy", "claims": {"enabled": True},
+                        "segments": {"a": {"share": 0.5}, "b": {"share": 0.5,
+                                                                 "review_weight": 3.0}}},
+    "public_quality": {"information": "transparent", "reviews": {"enabled": True}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(HEAR_MARKETS))
+def test_hearing_in_one_pass_equals_the_numpy_hear(name):
+    from simulator.model import MarketModel
+    from simulator.phases import learn
+
+    model = MarketModel({"buyers": 500, "sellers": 25, "beliefs": {"memory": 4}, **HEAR_MARKETS[name]},
+                        rng=2)
+    for _ in range(12):
+        model.step()
+    m, bel = model.market, model.market.beliefs
+    rng = np.random.default_rng(3)
+    active = np.flatnonzero(model.buyers.active[: model.buyers.size])
+    buyers = rng.permutation(active)[: len(active) * 3 // 4]  # distinct, in no order
+    sellers = rng.integers(0, model.sellers.size, len(buyers))
+    known = rng.random(len(buyers)) < 0.4  # sellers the buyer remembers, where it has any
+    memory = bel.slot_seller[buyers, 0]
+    sellers[known & (memory >= 0)] = memory[known & (memory >= 0)]
+    observed = rng.normal(0.6, 0.3, len(buyers))
+    weight = rng.uniform(-0.2, 1.5, len(buyers))
+    names = ("slot_seller", "slot_mean", "slot_precision", "slot_used", "pool_mean",
+             "pool_precision", "pool_sq")
+    start = {k: getattr(bel, k).copy() for k in names}
+    after = {}
+    for compiled in (False, True):
+        for k in names:
+            getattr(bel, k)[...] = start[k]
+        learn.hear(m, buyers, sellers, observed, weight, compiled=compiled)
+        after[compiled] = {k: getattr(bel, k).copy() for k in names}
+    for k in names:
+        np.testing.assert_array_equal(after[True][k], after[False][k], err_msg=k)
+    changed = after[True]["slot_mean"] != start["slot_mean"]
+    assert changed.any() == (name != "public_quality")

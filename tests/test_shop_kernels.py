@@ -181,7 +181,7 @@ def test_fused_beliefs_give_the_bits_of_the_hooks_one_by_one(name, monkeypatch):
     cands = rng.integers(0, model.sellers.size, size=(len(buyers), 7))
     cands[:, 0] = np.maximum(model.buyers.last_seller[buyers], 0)  # often remembered
     fused = shop.predictive_beliefs(m, buyers, cands)
-    monkeypatch.setattr(shop, "_fused_shifts", lambda m: None)
+    monkeypatch.setattr(shop, "fused_shifts", lambda m: None)
     one_by_one = shop.predictive_beliefs(m, buyers, cands)
     for got, want in zip(fused, one_by_one, strict=True):
         np.testing.assert_array_equal(got, want)

@@ -1,7 +1,7 @@
 """Compiled forms of per-buyer phase rules that were a dozen numpy calls (a gather, an
 operation, a scatter each) over thousands of buyers every step: what settlement reads of
 each purchase (`settle`), trust after a trade or a step without one (`learn`), idle steps
-and who leaves (`churn`).
+and who leaves (`churn`), evidence heard outside a purchase (`hear`).
 
 Each loop does the numpy form's arithmetic in its order, so it gives the same bits;
 tests/test_phase_kernels.py holds them to that numpy form. Parameters come per segment
@@ -14,6 +14,8 @@ import numpy as np
 from numba import njit
 
 from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
+from ..kernels import _stranger
+from ..shop_kernels import _reading, _shifted
 
 
 @njit(cache=True)
@@ -102,3 +104,48 @@ def purchases(pick, wanted, buyers, cands, price, mean, var, slot, extra, pub_va
         e += 1
     return (rows, who, seg, taste, seller, paid, expected, belief_var, own, switching, blind,
             refused[:f].copy())
+
+
+@njit(cache=True)
+def hear(buyers, sellers, observed, weight, beliefs, claims, reviews, slot_used, obs_var,
+         now):
+    """`learn.hear` where buyers remember sellers, entry by entry (buyers distinct, as
+    there): where seller j's delivery is learnable and the weight positive, the buyer's
+    slot for j (its lowest; else a new one, `kernels.open_slots`' victim, starting from
+    `shop_kernels.predictive_beliefs`' belief less delivery noise) is marked used `now`
+    and updated with `observed` worth 1 / (obs_var / weight) (`kernels.update_distinct`).
+    `beliefs`, `claims`, `reviews`: `shop_kernels.predictive_beliefs`' terms."""
+    (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
+     all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
+    memory = slot_seller.shape[1]
+    for e in range(buyers.shape[0]):
+        row, j, w = buyers[e], sellers[e], weight[e]
+        if not (w > 0 and (all_learnable or pub_var[j] > 0)):  # `MarketState.learnable`
+            continue
+        found = -1
+        for r in range(memory):
+            if slot_seller[row, r] == j:
+                found = r
+                break
+        if found < 0:  # a first impression starts from what the buyer would have expected
+            q, v, _ = _stranger(row, j, pub_mean, pub_var, pool, pool_mean, pool_precision,
+                                pool_sq, noise_var, action_var, all_learnable)
+            credibility, reading = _reading(row, claims, reviews)
+            q, v = _shifted(q, v, j, credibility, reading, claims, reviews)
+            spread = (v + noise_var) - noise_var
+            spread = spread if not spread < 1e-9 else 1e-9  # np.maximum: NaN stays
+            best, best_used = 0, np.iinfo(np.int64).max
+            for r in range(memory):
+                u = -1 if slot_seller[row, r] == -1 else slot_used[row, r]
+                if u < best_used:
+                    best, best_used = r, u
+            found = best
+            slot_seller[row, found] = j
+            slot_mean[row, found] = q
+            slot_precision[row, found] = 1 / spread
+        slot_used[row, found] = now
+        info = 1.0 / (obs_var / w)
+        old = slot_precision[row, found]
+        new = old + info
+        slot_mean[row, found] = (old * slot_mean[row, found] + info * observed[e]) / new
+        slot_precision[row, found] = new

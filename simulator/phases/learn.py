@@ -50,15 +50,25 @@ def learn(m: MarketState, t: Trades) -> None:
 
 
 def hear(m: MarketState, buyers: np.ndarray, sellers: np.ndarray, observed: np.ndarray,
-         weight: np.ndarray) -> None:
+         weight: np.ndarray, *, compiled: bool = True) -> None:
     """Evidence about sellers that did not come from a purchase (a story, a sample):
     worth `weight` own observations about that seller (or, with anonymous sellers,
     about the pool it belongs to). Each buyer hears at most one piece a call (one story,
     one sample), so the updates need no sort (a repeat would be taken in turn: the same
-    belief but for rounding)."""
-    from .shop import predictive_beliefs
+    belief but for rounding). Compiled, where buyers remember sellers and only
+    `shop.FUSED_SHIFTS` shift beliefs, in one pass (`_kernels.hear`); the numpy below
+    is its reference."""
+    from .shop import belief_terms, fused_shifts, predictive_beliefs
 
     s, bel = m.sellers, m.beliefs
+    shifts = fused_shifts(m) if compiled and m.remembers else None
+    if shifts is not None:
+        _kernels.hear(np.ascontiguousarray(buyers, dtype=np.int64),
+                      np.ascontiguousarray(sellers, dtype=np.int64),
+                      np.ascontiguousarray(observed, dtype=float),
+                      np.ascontiguousarray(weight, dtype=float), belief_terms(m), *shifts,
+                      bel.slot_used, float(m.seller_obs_var), m.now)
+        return
     keep = m.learnable(sellers) & (weight > 0)
     buyers, sellers, observed, weight = buyers[keep], sellers[keep], observed[keep], weight[keep]
     if len(buyers) == 0:

@@ -83,12 +83,9 @@ def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
     and delivery noise is added last; compiled, all of it in one pass where only
     `FUSED_SHIFTS` shift beliefs (`shop_kernels.predictive_beliefs`).
     """
-    s, bel = m.sellers, m.beliefs
     buyers = np.ascontiguousarray(buyers, dtype=np.int64)
-    beliefs = (s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
-               m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller,
-               bel.slot_mean, bel.slot_precision)
-    shifts = _fused_shifts(m) if compiled else None
+    beliefs = belief_terms(m)
+    shifts = fused_shifts(m) if compiled else None
     if shifts is not None:  # the look-up, the shifts and the noise in one pass
         return shop_kernels.predictive_beliefs(buyers, np.ascontiguousarray(cands), beliefs,
                                                *shifts, float(m.noise_var))
@@ -104,12 +101,21 @@ def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
     return mean, var, slot
 
 
+def belief_terms(m: MarketState) -> tuple:
+    """What a buyer's belief about a seller is made of, as the kernels take it
+    (`kernels.candidate_beliefs`' arguments after the cells)."""
+    s, bel = m.sellers, m.beliefs
+    return (s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
+            m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller,
+            bel.slot_mean, bel.slot_precision)
+
+
 #: Mechanisms whose `adjust_beliefs` `shop_kernels.predictive_beliefs` applies in its pass
 #: (from their `belief_terms`), in this order, which is `mechanisms.SCHEDULE`'s.
 FUSED_SHIFTS = ("claims", "reviews")
 
 
-def _fused_shifts(m: MarketState) -> tuple[tuple, tuple] | None:
+def fused_shifts(m: MarketState) -> tuple[tuple, tuple] | None:
     """The claims' and reviews' terms for `shop_kernels.predictive_beliefs`; None where
     another mechanism shifts beliefs (then each goes through its `adjust_beliefs`)."""
     terms = {}
@@ -207,12 +213,10 @@ def shop_plain(m: MarketState, buyers: np.ndarray, offering: np.ndarray) -> Offe
     Without capacity limits its Offers keep only the column each buyer chose (`pick`
     is 0 or -1, and the belief, price and switching cost are set only where it is 0):
     settlement reads nothing else, and writing every cell out cost a tenth of a step."""
-    p, s, bel = m.params, m.sellers, m.beliefs
+    p, s = m.params, m.sellers
     buyers = np.ascontiguousarray(buyers, dtype=np.int64)
     sampling = (sample(m, len(buyers), offering), offering, m.buyers.last_seller, s.offering)
-    beliefs = (s.pub_mean, s.pub_var, s.pool, bel.pool_mean, bel.pool_precision, bel.pool_sq,
-               m.noise_var, m.action_var, m.all_learnable, m.remembers, bel.slot_seller,
-               bel.slot_mean, bel.slot_precision)
+    beliefs = belief_terms(m)
     whole = p.capacity > 0  # allocation walks down each buyer's list
     width = p.choice.candidates + 1 if whole else 1
     out = m.buffers("shop", (len(buyers), width), kernels.SHOP_BUFFERS)
