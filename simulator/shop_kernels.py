@@ -232,6 +232,8 @@ def predictive_beliefs(buyers, cands, beliefs, claims, reviews, delivery_var):
     `beliefs` is `kernels.shop_plain`'s tuple; a seller is in at most one memory slot."""
     (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
      all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
+    has_claims, credibility, claim = claims
+    has_reviews, trust, segment, reading_by_segment, rev_n, rev_sum, weight, rating_var = reviews
     n, k = cands.shape
     mean, var = np.empty((n, k)), np.empty((n, k))
     slot = np.empty((n, k), dtype=np.int64)
@@ -244,7 +246,8 @@ def predictive_beliefs(buyers, cands, beliefs, claims, reviews, delivery_var):
                 j = slot_seller[row, r]
                 if j >= 0:
                     seen_by[j], seen_slot[j] = i, r
-        w, reading = _reading(row, claims, reviews)
+        w = credibility[row] if has_claims else 0.0
+        reading = trust[row] * reading_by_segment[segment[row]] if has_reviews else 0.0
         for c in range(k):
             j = cands[i, c]
             q, v, hidden = kernels._stranger(row, j, pub_mean, pub_var, pool, pool_mean,
@@ -255,36 +258,17 @@ def predictive_beliefs(buyers, cands, beliefs, claims, reviews, delivery_var):
             if found >= 0:
                 q, v = slot_mean[row, found], 1.0 / slot_precision[row, found]
             elif hidden:  # open to other evidence
-                q, v = _shifted(q, v, j, w, reading, claims, reviews)
+                if has_claims:
+                    q = (1 - w) * q + w * claim[j]
+                    v = (1 - w) * v
+                if has_reviews and rev_n[j] > 1e-9:
+                    evidence = weight * reading * rev_n[j] / rating_var
+                    prec = 1.0 / max(v, 1e-12)
+                    new_prec = prec + evidence
+                    score = rev_sum[j] / max(rev_n[j], 1e-12)
+                    q = (prec * q + evidence * score) / new_prec
+                    v = 1.0 / new_prec
             mean[i, c] = q
             var[i, c] = v + delivery_var
     return mean, var, slot
 
-
-@njit(inline="always")
-def _reading(row, claims, reviews):
-    """Buyer `row`'s credibility of claims and reading of reviews (`predictive_beliefs`)."""
-    has_claims, credibility = claims[0], claims[1]
-    has_reviews, trust, segment, reading_by_segment = reviews[:4]
-    w = credibility[row] if has_claims else 0.0
-    reading = trust[row] * reading_by_segment[segment[row]] if has_reviews else 0.0
-    return w, reading
-
-
-@njit(inline="always")
-def _shifted(q, v, j, w, reading, claims, reviews):
-    """An open belief (q, v) about seller j after `kernels.claim_shift` (credibility w),
-    then `kernels.review_shift` (`reading`), as `predictive_beliefs` takes their terms."""
-    has_claims, claim = claims[0], claims[2]
-    has_reviews, rev_n, rev_sum, weight, rating_var = reviews[0], *reviews[4:]
-    if has_claims:
-        q = (1 - w) * q + w * claim[j]
-        v = (1 - w) * v
-    if has_reviews and rev_n[j] > 1e-9:
-        evidence = weight * reading * rev_n[j] / rating_var
-        prec = 1.0 / max(v, 1e-12)
-        new_prec = prec + evidence
-        score = rev_sum[j] / max(rev_n[j], 1e-12)
-        q = (prec * q + evidence * score) / new_prec
-        v = 1.0 / new_prec
-    return q, v

@@ -14,8 +14,7 @@ import numpy as np
 from numba import njit
 
 from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
-from ..kernels import _stranger
-from ..shop_kernels import _reading, _shifted
+from ..shop_kernels import predictive_beliefs
 
 
 @njit(cache=True)
@@ -109,43 +108,50 @@ def purchases(pick, wanted, buyers, cands, price, mean, var, slot, extra, pub_va
 @njit(cache=True)
 def hear(buyers, sellers, observed, weight, beliefs, claims, reviews, slot_used, obs_var,
          now):
-    """`learn.hear` where buyers remember sellers, entry by entry (buyers distinct, as
-    there): where seller j's delivery is learnable and the weight positive, the buyer's
-    slot for j (its lowest; else a new one, `kernels.open_slots`' victim, starting from
+    """`learn.hear` where buyers remember sellers (buyers distinct, as there): where
+    seller j's delivery is learnable and the weight positive, the buyer's slot for j (its
+    lowest; else a new one, `kernels.open_slots`' victim, starting from
     `shop_kernels.predictive_beliefs`' belief less delivery noise) is marked used `now`
     and updated with `observed` worth 1 / (obs_var / weight) (`kernels.update_distinct`).
     `beliefs`, `claims`, `reviews`: `shop_kernels.predictive_beliefs`' terms."""
-    (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
-     all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
-    memory = slot_seller.shape[1]
-    for e in range(buyers.shape[0]):
-        row, j, w = buyers[e], sellers[e], weight[e]
-        if not (w > 0 and (all_learnable or pub_var[j] > 0)):  # `MarketState.learnable`
+    slot_seller, slot_mean, slot_precision = beliefs[10:]
+    pub_var, all_learnable, noise_var = beliefs[1], beliefs[8], beliefs[6]
+    n, memory = buyers.shape[0], slot_seller.shape[1]
+    slot = np.full(n, -2, dtype=np.int64)  # -2: nothing to learn, -1: a new slot
+    new = 0
+    for e in range(n):
+        row, j = buyers[e], sellers[e]
+        if not (weight[e] > 0 and (all_learnable or pub_var[j] > 0)):  # `learnable`
             continue
-        found = -1
+        slot[e] = -1
         for r in range(memory):
             if slot_seller[row, r] == j:
-                found = r
+                slot[e] = r
                 break
-        if found < 0:  # a first impression starts from what the buyer would have expected
-            q, v, _ = _stranger(row, j, pub_mean, pub_var, pool, pool_mean, pool_precision,
-                                pool_sq, noise_var, action_var, all_learnable)
-            credibility, reading = _reading(row, claims, reviews)
-            q, v = _shifted(q, v, j, credibility, reading, claims, reviews)
-            spread = (v + noise_var) - noise_var
-            spread = spread if not spread < 1e-9 else 1e-9  # np.maximum: NaN stays
-            best, best_used = 0, np.iinfo(np.int64).max
-            for r in range(memory):
-                u = -1 if slot_seller[row, r] == -1 else slot_used[row, r]
-                if u < best_used:
-                    best, best_used = r, u
-            found = best
-            slot_seller[row, found] = j
-            slot_mean[row, found] = q
-            slot_precision[row, found] = 1 / spread
-        slot_used[row, found] = now
+        new += slot[e] == -1
+    first = np.flatnonzero(slot == -1)  # a first impression: what it would have expected
+    mean, var, _ = predictive_beliefs(buyers[first], sellers[first].reshape(new, 1),
+                                      beliefs, claims, reviews, noise_var)
+    for f in range(new):
+        e = first[f]
+        row = buyers[e]
+        best, best_used = 0, np.iinfo(np.int64).max
+        for r in range(memory):
+            u = -1 if slot_seller[row, r] == -1 else slot_used[row, r]
+            if u < best_used:
+                best, best_used = r, u
+        spread = var[f, 0] - noise_var
+        slot_seller[row, best] = sellers[e]
+        slot_mean[row, best] = mean[f, 0]
+        slot_precision[row, best] = 1 / (spread if not spread < 1e-9 else 1e-9)  # np.maximum
+        slot[e] = best
+    for e in range(n):
+        if slot[e] < 0:
+            continue
+        row, r, w = buyers[e], slot[e], weight[e]
+        slot_used[row, r] = now
         info = 1.0 / (obs_var / w)
-        old = slot_precision[row, found]
-        new = old + info
-        slot_mean[row, found] = (old * slot_mean[row, found] + info * observed[e]) / new
-        slot_precision[row, found] = new
+        old = slot_precision[row, r]
+        new_precision = old + info
+        slot_mean[row, r] = (old * slot_mean[row, r] + info * observed[e]) / new_precision
+        slot_precision[row, r] = new_precision
