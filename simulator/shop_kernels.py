@@ -250,14 +250,17 @@ def predictive_beliefs(buyers, cands, beliefs, claims, reviews, delivery_var):
         reading = trust[row] * reading_by_segment[segment[row]] if has_reviews else 0.0
         for c in range(k):
             j = cands[i, c]
-            q, v, hidden = kernels._stranger(row, j, pub_mean, pub_var, pool, pool_mean,
-                                             pool_precision, pool_sq, noise_var, action_var,
-                                             all_learnable)
+            hidden = all_learnable or pub_var[j] > 0.0  # as `kernels._stranger`
             found = seen_slot[j] if remembers and hidden and seen_by[j] == i else -1
             slot[i, c] = found
             if found >= 0:
-                q, v = slot_mean[row, found], 1.0 / slot_precision[row, found]
-            elif hidden:  # open to other evidence
+                mean[i, c] = slot_mean[row, found]
+                var[i, c] = 1.0 / slot_precision[row, found] + delivery_var
+                continue
+            q, v, hidden = kernels._stranger(row, j, pub_mean, pub_var, pool, pool_mean,
+                                             pool_precision, pool_sq, noise_var, action_var,
+                                             all_learnable)
+            if hidden:  # open to other evidence
                 if has_claims:
                     q = (1 - w) * q + w * claim[j]
                     v = (1 - w) * v
