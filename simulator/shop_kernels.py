@@ -86,11 +86,23 @@ def cell_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
                dest, flat)
 
 
-@njit(cache=True)
-def first_choices(value, acceptable):
+def first_choices(value, acceptable, threshold=None):
     """(pick, wanted) where nobody is turned away: the column of each row's best value
     (np.argmax: the first maximum, or the first NaN) if it is acceptable, else -1; and
-    whether any of the row's cells is acceptable."""
+    whether any of the row's cells is acceptable. With `acceptable` None, a cell is
+    acceptable where value >= threshold[row] (no array of them is made)."""
+    if acceptable is None:
+        return _first_choices(value, _NO_CELLS, threshold, True)
+    return _first_choices(value, acceptable, _NO_ROWS, False)
+
+
+_NO_CELLS, _NO_ROWS = np.zeros((0, 0), dtype=np.bool_), np.zeros(0)
+
+
+@njit(cache=True)
+def _first_choices(value, acceptable, threshold, by_threshold):
+    """`first_choices`: acceptable cells read from `acceptable`, or with `by_threshold`
+    worked out from `threshold`."""
     n, k = value.shape
     pick = np.empty(n, dtype=np.int64)
     wanted = np.empty(n, dtype=np.bool_)
@@ -104,10 +116,16 @@ def first_choices(value, acceptable):
                     break
                 if v > top:
                     best, top = c, v
-        pick[i] = best if acceptable[i, best] else -1
-        any_ = False
-        for c in range(k):
-            any_ = any_ or acceptable[i, c]
+        if by_threshold:
+            pick[i] = best if value[i, best] >= threshold[i] else -1
+            any_ = False
+            for c in range(k):
+                any_ = any_ or value[i, c] >= threshold[i]
+        else:
+            pick[i] = best if acceptable[i, best] else -1
+            any_ = False
+            for c in range(k):
+                any_ = any_ or acceptable[i, c]
         wanted[i] = any_
     return pick, wanted
 

@@ -132,6 +132,12 @@ def test_first_choices_are_allocates_without_capacity(seed):
                                                       value, acceptable, 0))
     np.testing.assert_array_equal(wanted, acceptable.any(axis=1))
     assert (pick == -1).any() and (pick > 0).any()
+    threshold = rng.normal(0.2, 0.3, n).round(1)  # cells at the threshold pass
+    threshold[: n // 20] = np.nan  # nothing passes
+    above = shop_kernels.first_choices(value, None, threshold)
+    np.testing.assert_array_equal(
+        above, shop_kernels.first_choices(value, value >= threshold[:, None]))
+    assert (above[0] >= 0).any() and not above[1][: n // 20].any()
 
 
 @pytest.mark.parametrize("curvature", [(0.88, 0.88), (0.7, 0.95), (0.3, 1.0)])

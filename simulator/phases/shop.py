@@ -156,14 +156,18 @@ def shop(m: MarketState) -> Offers | None:
     noisy = p.choice.logit_noise > 0
     # Where nobody is turned away and no mechanism rules cells out after valuation, only
     # each buyer's best cell, and whether it reaches the outside option, matter.
-    best_only = p.capacity <= 0 and not noisy and not any(
-        type(mech).restrict is not Mechanism.restrict for mech in m.mechanisms)
+    restricted = any(type(mech).restrict is not Mechanism.restrict for mech in m.mechanisms)
+    best_only = p.capacity <= 0 and not noisy and not restricted
     value = value_cells(m, offers, cost, -np.inf if noisy else -ACCEPT_TOLERANCE,
                         best_only=best_only)
     outside = np.zeros(n)
     if noisy:
         value = value + p.choice.logit_noise * m.rng.gumbel(size=value.shape)
         outside = p.choice.logit_noise * m.rng.gumbel(size=n)
+    if p.capacity <= 0 and not restricted:  # the first choice, and which cells pass
+        offers.pick, offers.wanted = shop_kernels.first_choices(value, None,
+                                                                outside - ACCEPT_TOLERANCE)
+        return offers
     acceptable = value >= outside[:, None] - ACCEPT_TOLERANCE
     for mech in m.mechanisms:
         mech.restrict(m, offers, value, acceptable)
