@@ -210,6 +210,7 @@ def test_hearing_in_one_pass_equals_the_numpy_hear(name):
     sellers[known & (memory >= 0)] = memory[known & (memory >= 0)]
     observed = rng.normal(0.6, 0.3, len(buyers))
     weight = rng.uniform(-0.2, 1.5, len(buyers))
+    weight[::10] = 0.0  # nothing heard
     names = ("slot_seller", "slot_mean", "slot_precision", "slot_used", "pool_mean",
              "pool_precision", "pool_sq")
     start = {k: getattr(bel, k).copy() for k in names}

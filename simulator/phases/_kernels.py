@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
+from ..kernels import open_slots
 from ..shop_kernels import predictive_beliefs
 
 
@@ -108,50 +109,44 @@ def purchases(pick, wanted, buyers, cands, price, mean, var, slot, extra, pub_va
 @njit(cache=True)
 def hear(buyers, sellers, observed, weight, beliefs, claims, reviews, slot_used, obs_var,
          now):
-    """`learn.hear` where buyers remember sellers (buyers distinct, as there): where
-    seller j's delivery is learnable and the weight positive, the buyer's slot for j (its
-    lowest; else a new one, `kernels.open_slots`' victim, starting from
-    `shop_kernels.predictive_beliefs`' belief less delivery noise) is marked used `now`
-    and updated with `observed` worth 1 / (obs_var / weight) (`kernels.update_distinct`).
+    """`learn.hear` where buyers remember sellers (buyers distinct, as there), in its
+    steps: the entries whose seller's delivery is learnable and whose weight is positive;
+    each buyer's slot for its seller (the lowest), else a new one (`kernels.open_slots`)
+    starting from `shop_kernels.predictive_beliefs`' belief less delivery noise; then the
+    update with `observed` worth 1 / (obs_var / weight) (`kernels.update_distinct`).
     `beliefs`, `claims`, `reviews`: `shop_kernels.predictive_beliefs`' terms."""
     slot_seller, slot_mean, slot_precision = beliefs[10:]
     pub_var, all_learnable, noise_var = beliefs[1], beliefs[8], beliefs[6]
-    n, memory = buyers.shape[0], slot_seller.shape[1]
-    slot = np.full(n, -2, dtype=np.int64)  # -2: nothing to learn, -1: a new slot
-    new = 0
+    memory = slot_seller.shape[1]
+    keep = np.empty(buyers.shape[0], dtype=np.int64)
+    n = 0
+    for e in range(buyers.shape[0]):
+        if weight[e] > 0 and (all_learnable or pub_var[sellers[e]] > 0):  # `learnable`
+            keep[n] = e
+            n += 1
+    keep = keep[:n]
+    who, seller = buyers[keep], sellers[keep]
+    slot = np.full(n, -1, dtype=np.int64)
     for e in range(n):
-        row, j = buyers[e], sellers[e]
-        if not (weight[e] > 0 and (all_learnable or pub_var[j] > 0)):  # `learnable`
-            continue
-        slot[e] = -1
         for r in range(memory):
-            if slot_seller[row, r] == j:
+            if slot_seller[who[e], r] == seller[e]:
                 slot[e] = r
                 break
-        new += slot[e] == -1
     first = np.flatnonzero(slot == -1)  # a first impression: what it would have expected
-    mean, var, _ = predictive_beliefs(buyers[first], sellers[first].reshape(new, 1),
-                                      beliefs, claims, reviews, noise_var)
-    for f in range(new):
-        e = first[f]
-        row = buyers[e]
-        best, best_used = 0, np.iinfo(np.int64).max
-        for r in range(memory):
-            u = -1 if slot_seller[row, r] == -1 else slot_used[row, r]
-            if u < best_used:
-                best, best_used = r, u
+    mean, var, _ = predictive_beliefs(who[first], seller[first].reshape(-1, 1), beliefs,
+                                      claims, reviews, noise_var)
+    prior_mean, prior_precision = np.zeros(n), np.ones(n)
+    for f in range(first.shape[0]):
         spread = var[f, 0] - noise_var
-        slot_seller[row, best] = sellers[e]
-        slot_mean[row, best] = mean[f, 0]
-        slot_precision[row, best] = 1 / (spread if not spread < 1e-9 else 1e-9)  # np.maximum
-        slot[e] = best
+        prior_mean[first[f]] = mean[f, 0]
+        prior_precision[first[f]] = 1 / (spread if not spread < 1e-9 else 1e-9)  # np.maximum
+    open_slots(slot_seller, slot_used, slot_mean, slot_precision, who, seller, prior_mean,
+               prior_precision, slot, now)
     for e in range(n):
-        if slot[e] < 0:
-            continue
-        row, r, w = buyers[e], slot[e], weight[e]
-        slot_used[row, r] = now
+        w = weight[keep[e]]
         info = 1.0 / (obs_var / w)
+        row, r = who[e], slot[e]
         old = slot_precision[row, r]
-        new_precision = old + info
-        slot_mean[row, r] = (old * slot_mean[row, r] + info * observed[e]) / new_precision
-        slot_precision[row, r] = new_precision
+        new = old + info
+        slot_mean[row, r] = (old * slot_mean[row, r] + info * observed[keep[e]]) / new
+        slot_precision[row, r] = new
