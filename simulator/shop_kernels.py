@@ -292,4 +292,3 @@ def predictive_beliefs(buyers, cands, beliefs, claims, reviews, delivery_var):
             mean[i, c] = q
             var[i, c] = v + delivery_var
     return mean, var, slot
-
