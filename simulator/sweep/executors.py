@@ -3,7 +3,9 @@ small interface used by both `infogap run` and `infogap sweep`.
 
 `Executor.imap_unordered(fn, items)` yields `(item, result, error)` as runs
 finish, keeping only a bounded number of tasks in flight, so the parent's
-memory does not grow with the size of the sweep. A run's result depends only
+memory does not grow with the size of the sweep. A Dask task runs a batch of
+quick runs (about a second of them), so the scheduler's cost per task is spread
+over several runs. A run's result depends only
 on its task, so executors and worker counts give bit-identical results.
 
 Local workers ignore Ctrl-C (the parent handles it and stops them) and exit by
@@ -42,6 +44,12 @@ PARENT_CHECK_SECONDS = 0.5
 MAX_LOSSES = 3
 #: How long to wait for a Dask scheduler given by --scheduler.
 SCHEDULER_TIMEOUT = "20s"
+#: A Dask task runs several quick runs, about this long in all: the scheduler, the client
+#: and the worker spend some milliseconds on every task, which on runs of a few tenths of
+#: a second is a tenth of the machine (docs/performance.md).
+DASK_TASK_SECONDS = 1.0
+#: The most runs in one Dask task.
+MAX_BATCH = 64
 
 
 class Executor(ABC):
@@ -241,15 +249,41 @@ class LocalExecutor(Executor):
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def batch_size(runs: int, seconds: float) -> int:
+    """Runs per Dask task, from `runs` timed runs that took `seconds` in all."""
+    if runs == 0:
+        return 1
+    return max(1, min(MAX_BATCH, int(DASK_TASK_SECONDS * runs / max(seconds, 1e-9))))
+
+
+def run_batch(fn: Callable[[Any], Any], items: list[Any]
+              ) -> tuple[list[tuple[Any, BaseException | None]], float]:
+    """One Dask task: `fn` on each item, as (result, None) or (None, the exception it
+    raised), so one failing run does not take its batch with it; and the seconds taken."""
+    start = time.perf_counter()
+    outcomes = []
+    for item in items:
+        try:
+            outcomes.append((fn(item), None))
+        except Exception as exc:  # noqa: BLE001 - reported for this item, as unbatched
+            outcomes.append((None, exc))
+    return outcomes, time.perf_counter() - start
+
+
 #: Settings of the Dask cluster this process starts (not of one given by --scheduler). Runs
 #: are long and mostly Python: the workers' statistical profiler, which samples the running
 #: task's stack 100 times a second, takes the GIL from it and a few per cent of a core; the
 #: event loops' health tick every 20 ms and work stealing (runs are alike) cost the parent,
-#: which hosts the scheduler and the nannies, CPU the workers could use.
+#: which hosts the scheduler and the nannies, CPU the workers could use. So do the system
+#: monitors (every 0.5 s, for a dashboard this cluster does not serve) and the memory
+#: checks (every 0.1 s): idle, the parent took 27 ms of CPU a second and each worker 11 ms;
+#: with the intervals below 9-10 and 4 ms. The memory limits still hold, checked each second.
 LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
     "distributed.scheduler.work-stealing": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
 }
 
 
@@ -289,27 +323,40 @@ class DaskExecutor(Executor):
             for address in self._client.scheduler_info()["workers"]]
 
     def imap_unordered(self, fn, items):
+        """Runs go out in batches (`run_batch`), one run each until runs have been timed,
+        then as many as take about `DASK_TASK_SECONDS`."""
         from distributed import as_completed
 
         items = iter(items)
         limit = self.workers * IN_FLIGHT_PER_WORKER
         pending = {}
+        timed = [0, 0.0]   # runs timed, their seconds
 
-        def submit(item):
-            future = self._client.submit(fn, item, pure=False)
-            pending[future.key] = item
+        def submit(batch):
+            future = self._client.submit(run_batch, fn, batch, pure=False)
+            pending[future.key] = batch
             return future
 
-        queue = as_completed([submit(item) for item in islice(items, limit)])
+        def batches():
+            while len(pending) < limit:
+                batch = list(islice(items, batch_size(*timed)))
+                if not batch:
+                    return
+                yield batch
+
+        queue = as_completed([submit(batch) for batch in batches()])
         for future in queue:
-            item = pending.pop(future.key)
+            batch = pending.pop(future.key)
             try:
-                result, error = future.result(), None
-            except Exception as exc:  # the cluster lost the run (e.g. KilledWorker)
-                result, error = None, exc
+                outcomes, seconds = future.result()
+                timed[0] += len(batch)
+                timed[1] += seconds
+            except Exception as exc:  # the cluster lost the runs (e.g. KilledWorker)
+                outcomes = [(None, exc)] * len(batch)
             future.release()
-            yield item, result, error
-            for nxt in islice(items, limit - len(pending)):
+            for item, (result, error) in zip(batch, outcomes, strict=True):
+                yield item, result, error
+            for nxt in batches():
                 queue.add(submit(nxt))
 
     def close(self, abort: bool = False) -> None:
