@@ -105,6 +105,19 @@ def test_the_local_dask_cluster_runs_with_its_quieter_settings():
     from simulator.sweep.executors import LOCAL_CLUSTER_CONFIG
 
     with make_executor("dask", 2) as pool:
-        client = pool._client
+        client = pool.client
         for key, value in LOCAL_CLUSTER_CONFIG.items():
             assert set(client.run(dask.config.get, key).values()) == {value}, key
+
+
+def test_a_local_cluster_that_cannot_start_fails_where_runs_begin(monkeypatch):
+    import distributed
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no cluster today")
+
+    monkeypatch.setattr(distributed, "LocalCluster", broken)
+    pool = make_executor("dask", 2)            # starts in the background, so no error yet
+    with pytest.raises(RuntimeError, match="no cluster today"):
+        next(iter(pool.imap_unordered(abs, [1])))
+    pool.close(abort=True)                     # and closing it is still safe

@@ -294,11 +294,12 @@ class DaskExecutor(Executor):
     def __init__(self, workers: int | None, scheduler: str | None,
                  warm_up: Callable[[], None] | None = None):
         try:
-            import dask
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError:  # pragma: no cover - it is a dependency
             raise UserError("--executor dask needs dask[distributed] installed") from None
-        self._cluster = None
+        self._cluster = self._client = self._failed = None
+        self._warm_up = warm_up
+        self._starting = None
         if scheduler:
             try:
                 self._client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
@@ -307,33 +308,61 @@ class DaskExecutor(Executor):
                                 f"({exc}); check the address (e.g. tcp://HOST:8786) and that "
                                 f"the scheduler is up") from None
             self.workers = workers or max(1, len(self._client.scheduler_info()["workers"]))
+            self._warm_workers()
         else:
+            # The cluster starts (1.5-2.5 s: the nannies spawn workers that import
+            # distributed) while this process plans the sweep, as local workers do.
             self.workers = workers or os.cpu_count() or 1
+            self._starting = threading.Thread(target=self._start_local_cluster,
+                                              name="infogap-dask-start", daemon=True)
+            self._starting.start()
+
+    def _start_local_cluster(self) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        try:
             with dask.config.set(LOCAL_CLUSTER_CONFIG):   # the nannies pass it to the workers
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                              processes=True, host="127.0.0.1",
                                              dashboard_address=None,
                                              silence_logs=logging.ERROR)
             self._client = Client(self._cluster)
-        # One warm-up task per worker, submitted first so it runs first there; not waited
-        # for (the futures are kept so the tasks are not forgotten before they run).
-        self._warming = [] if warm_up is None else [
-            self._client.submit(warm_up, workers=[address], allow_other_workers=False,
+            self._warm_workers()
+        except BaseException as exc:  # noqa: BLE001 - raised again where the client is needed
+            self._failed = exc
+
+    def _warm_workers(self) -> None:
+        """One warm-up task per worker, submitted first so it runs first there; not waited
+        for (the futures are kept so the tasks are not forgotten before they run)."""
+        self._warming = [] if self._warm_up is None else [
+            self._client.submit(self._warm_up, workers=[address], allow_other_workers=False,
                                 pure=False)
             for address in self._client.scheduler_info()["workers"]]
+
+    @property
+    def client(self):
+        """The Dask client, once the cluster is up."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._failed is not None:
+            raise self._failed
+        return self._client
 
     def imap_unordered(self, fn, items):
         """Runs go out in batches (`run_batch`), one run each until runs have been timed,
         then as many as take about `DASK_TASK_SECONDS`."""
         from distributed import as_completed
 
+        client = self.client
         items = iter(items)
         limit = self.workers * IN_FLIGHT_PER_WORKER
         pending = {}
         timed = [0, 0.0]   # runs timed, their seconds
 
         def submit(batch):
-            future = self._client.submit(run_batch, fn, batch, pure=False)
+            future = client.submit(run_batch, fn, batch, pure=False)
             pending[future.key] = batch
             return future
 
@@ -360,9 +389,12 @@ class DaskExecutor(Executor):
                 queue.add(submit(nxt))
 
     def close(self, abort: bool = False) -> None:
-        if abort:   # drop queued runs rather than wait for them
-            self._client.cancel(list(self._client.futures.values()), force=True)
-        self._warming.clear()
-        self._client.close()
+        if self._starting is not None:   # closed before any run, e.g. planning failed
+            self._starting.join()
+        if self._client is not None:
+            if abort:   # drop queued runs rather than wait for them
+                self._client.cancel(list(self._client.futures.values()), force=True)
+            self._warming.clear()
+            self._client.close()
         if self._cluster is not None:
             self._cluster.close()
