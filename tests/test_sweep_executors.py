@@ -58,3 +58,66 @@ def test_a_failing_warm_up_only_costs_time(monkeypatch):
 
     monkeypatch.setattr(simulator.model, "simulate", broken)
     assert work.warm_up() is None
+
+
+def test_dask_tasks_take_about_a_second_of_runs():
+    from simulator.sweep.executors import DASK_TASK_SECONDS, MAX_BATCH, batch_size
+
+    assert batch_size(0, 0.0) == 1                      # nothing timed yet: one run a task
+    assert batch_size(4, 0.8) == round(DASK_TASK_SECONDS / 0.2)
+    assert batch_size(3, 30.0) == 1                     # long runs go one by one
+    assert batch_size(1000, 0.001) == MAX_BATCH         # tiny runs: capped
+
+
+BATCHED = """
+def task_of(item):
+    from distributed import get_worker
+    if item == 13:
+        raise ValueError("unlucky")
+    return item * item, get_worker().get_current_task()
+"""
+
+
+@pytest.mark.timeout(120)
+def test_dask_batches_quick_runs_and_keeps_each_runs_own_outcome(tmp_path, monkeypatch):
+    (tmp_path / "batched_probe.py").write_text(BATCHED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import batched_probe
+
+    with make_executor("dask", 2) as pool:
+        seen = list(pool.imap_unordered(batched_probe.task_of, range(200)))
+    assert sorted(item for item, _, _ in seen) == list(range(200))
+    errors = {item: error for item, _, error in seen if error is not None}
+    assert list(errors) == [13] and isinstance(errors[13], ValueError)
+    results = {item: result for item, result, _ in seen if item != 13}
+    assert all(result[0] == item * item for item, result in results.items())
+    per_task = {}
+    for _, task in results.values():
+        per_task[task] = per_task.get(task, 0) + 1
+    assert max(per_task.values()) > 1            # quick runs shared a task
+    assert len(per_task) < 199
+
+
+@pytest.mark.timeout(120)
+def test_the_local_dask_cluster_runs_with_its_quieter_settings():
+    import dask
+
+    from simulator.sweep.executors import LOCAL_CLUSTER_CONFIG
+
+    with make_executor("dask", 2) as pool:
+        client = pool.client
+        for key, value in LOCAL_CLUSTER_CONFIG.items():
+            assert set(client.run(dask.config.get, key).values()) == {value}, key
+
+
+def test_a_local_cluster_that_cannot_start_fails_where_runs_begin(monkeypatch):
+    import distributed
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no cluster today")
+
+    monkeypatch.setattr(distributed, "LocalCluster", broken)
+    pool = make_executor("dask", 2)            # starts in the background, so no error yet
+    with pytest.raises(RuntimeError, match="no cluster today"):
+        next(iter(pool.imap_unordered(abs, [1])))
+    pool.close(abort=True)                     # and closing it is still safe

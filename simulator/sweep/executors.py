@@ -3,7 +3,9 @@ small interface used by both `infogap run` and `infogap sweep`.
 
 `Executor.imap_unordered(fn, items)` yields `(item, result, error)` as runs
 finish, keeping only a bounded number of tasks in flight, so the parent's
-memory does not grow with the size of the sweep. A run's result depends only
+memory does not grow with the size of the sweep. A Dask task runs a batch of
+quick runs (about a second of them), so the scheduler's cost per task is spread
+over several runs. A run's result depends only
 on its task, so executors and worker counts give bit-identical results.
 
 Local workers ignore Ctrl-C (the parent handles it and stops them) and exit by
@@ -42,6 +44,12 @@ PARENT_CHECK_SECONDS = 0.5
 MAX_LOSSES = 3
 #: How long to wait for a Dask scheduler given by --scheduler.
 SCHEDULER_TIMEOUT = "20s"
+#: A Dask task runs several quick runs, about this long in all: the scheduler, the client
+#: and the worker spend some milliseconds on every task, which on runs of a few tenths of
+#: a second is a tenth of the machine (docs/performance.md).
+DASK_TASK_SECONDS = 1.0
+#: The most runs in one Dask task.
+MAX_BATCH = 64
 
 
 class Executor(ABC):
@@ -241,15 +249,41 @@ class LocalExecutor(Executor):
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def batch_size(runs: int, seconds: float) -> int:
+    """Runs per Dask task, from `runs` timed runs that took `seconds` in all."""
+    if runs == 0:
+        return 1
+    return max(1, min(MAX_BATCH, int(DASK_TASK_SECONDS * runs / max(seconds, 1e-9))))
+
+
+def run_batch(fn: Callable[[Any], Any], items: list[Any]
+              ) -> tuple[list[tuple[Any, BaseException | None]], float]:
+    """One Dask task: `fn` on each item, as (result, None) or (None, the exception it
+    raised), so one failing run does not take its batch with it; and the seconds taken."""
+    start = time.perf_counter()
+    outcomes = []
+    for item in items:
+        try:
+            outcomes.append((fn(item), None))
+        except Exception as exc:  # noqa: BLE001 - reported for this item, as unbatched
+            outcomes.append((None, exc))
+    return outcomes, time.perf_counter() - start
+
+
 #: Settings of the Dask cluster this process starts (not of one given by --scheduler). Runs
 #: are long and mostly Python: the workers' statistical profiler, which samples the running
 #: task's stack 100 times a second, takes the GIL from it and a few per cent of a core; the
 #: event loops' health tick every 20 ms and work stealing (runs are alike) cost the parent,
-#: which hosts the scheduler and the nannies, CPU the workers could use.
+#: which hosts the scheduler and the nannies, CPU the workers could use. So do the system
+#: monitors (every 0.5 s, for a dashboard this cluster does not serve) and the memory
+#: checks (every 0.1 s): idle, the parent took 27 ms of CPU a second and each worker 11 ms;
+#: with the intervals below 9-10 and 4 ms. The memory limits still hold, checked each second.
 LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "1s",
     "distributed.scheduler.work-stealing": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
 }
 
 
@@ -260,11 +294,12 @@ class DaskExecutor(Executor):
     def __init__(self, workers: int | None, scheduler: str | None,
                  warm_up: Callable[[], None] | None = None):
         try:
-            import dask
-            from distributed import Client, LocalCluster
+            from distributed import Client
         except ImportError:  # pragma: no cover - it is a dependency
             raise UserError("--executor dask needs dask[distributed] installed") from None
-        self._cluster = None
+        self._cluster = self._client = self._failed = None
+        self._warm_up = warm_up
+        self._starting = None
         if scheduler:
             try:
                 self._client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
@@ -273,49 +308,93 @@ class DaskExecutor(Executor):
                                 f"({exc}); check the address (e.g. tcp://HOST:8786) and that "
                                 f"the scheduler is up") from None
             self.workers = workers or max(1, len(self._client.scheduler_info()["workers"]))
+            self._warm_workers()
         else:
+            # The cluster starts (1.5-2.5 s: the nannies spawn workers that import
+            # distributed) while this process plans the sweep, as local workers do.
             self.workers = workers or os.cpu_count() or 1
+            self._starting = threading.Thread(target=self._start_local_cluster,
+                                              name="infogap-dask-start", daemon=True)
+            self._starting.start()
+
+    def _start_local_cluster(self) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        try:
             with dask.config.set(LOCAL_CLUSTER_CONFIG):   # the nannies pass it to the workers
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                              processes=True, host="127.0.0.1",
                                              dashboard_address=None,
                                              silence_logs=logging.ERROR)
             self._client = Client(self._cluster)
-        # One warm-up task per worker, submitted first so it runs first there; not waited
-        # for (the futures are kept so the tasks are not forgotten before they run).
-        self._warming = [] if warm_up is None else [
-            self._client.submit(warm_up, workers=[address], allow_other_workers=False,
+            self._warm_workers()
+        except BaseException as exc:  # noqa: BLE001 - raised again where the client is needed
+            self._failed = exc
+
+    def _warm_workers(self) -> None:
+        """One warm-up task per worker, submitted first so it runs first there; not waited
+        for (the futures are kept so the tasks are not forgotten before they run)."""
+        self._warming = [] if self._warm_up is None else [
+            self._client.submit(self._warm_up, workers=[address], allow_other_workers=False,
                                 pure=False)
             for address in self._client.scheduler_info()["workers"]]
 
+    @property
+    def client(self):
+        """The Dask client, once the cluster is up."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._failed is not None:
+            raise self._failed
+        return self._client
+
     def imap_unordered(self, fn, items):
+        """Runs go out in batches (`run_batch`), one run each until runs have been timed,
+        then as many as take about `DASK_TASK_SECONDS`."""
         from distributed import as_completed
 
+        client = self.client
         items = iter(items)
         limit = self.workers * IN_FLIGHT_PER_WORKER
         pending = {}
+        timed = [0, 0.0]   # runs timed, their seconds
 
-        def submit(item):
-            future = self._client.submit(fn, item, pure=False)
-            pending[future.key] = item
+        def submit(batch):
+            future = client.submit(run_batch, fn, batch, pure=False)
+            pending[future.key] = batch
             return future
 
-        queue = as_completed([submit(item) for item in islice(items, limit)])
+        def batches():
+            while len(pending) < limit:
+                batch = list(islice(items, batch_size(*timed)))
+                if not batch:
+                    return
+                yield batch
+
+        queue = as_completed([submit(batch) for batch in batches()])
         for future in queue:
-            item = pending.pop(future.key)
+            batch = pending.pop(future.key)
             try:
-                result, error = future.result(), None
-            except Exception as exc:  # the cluster lost the run (e.g. KilledWorker)
-                result, error = None, exc
+                outcomes, seconds = future.result()
+                timed[0] += len(batch)
+                timed[1] += seconds
+            except Exception as exc:  # the cluster lost the runs (e.g. KilledWorker)
+                outcomes = [(None, exc)] * len(batch)
             future.release()
-            yield item, result, error
-            for nxt in islice(items, limit - len(pending)):
+            for item, (result, error) in zip(batch, outcomes, strict=True):
+                yield item, result, error
+            for nxt in batches():
                 queue.add(submit(nxt))
 
     def close(self, abort: bool = False) -> None:
-        if abort:   # drop queued runs rather than wait for them
-            self._client.cancel(list(self._client.futures.values()), force=True)
-        self._warming.clear()
-        self._client.close()
+        if self._starting is not None:   # closed before any run, e.g. planning failed
+            self._starting.join()
+        if self._client is not None:
+            if abort:   # drop queued runs rather than wait for them
+                self._client.cancel(list(self._client.futures.values()), force=True)
+            self._warming.clear()
+            self._client.close()
         if self._cluster is not None:
             self._cluster.close()
