@@ -110,14 +110,21 @@ def test_the_local_dask_cluster_runs_with_its_quieter_settings():
             assert set(client.run(dask.config.get, key).values()) == {value}, key
 
 
-def test_a_local_cluster_that_cannot_start_fails_where_runs_begin(monkeypatch):
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("broken", ["cluster", "warm-up"])
+def test_a_local_cluster_that_cannot_start_fails_where_runs_begin(monkeypatch, broken):
     import distributed
 
-    def broken(*args, **kwargs):
+    from simulator.sweep.executors import DaskExecutor
+
+    def fail(*args, **kwargs):
         raise RuntimeError("no cluster today")
 
-    monkeypatch.setattr(distributed, "LocalCluster", broken)
-    pool = make_executor("dask", 2)            # starts in the background, so no error yet
+    if broken == "cluster":
+        monkeypatch.setattr(distributed, "LocalCluster", fail)
+    else:   # the cluster and client are up, then submitting the warm-ups fails
+        monkeypatch.setattr(DaskExecutor, "_warm_workers", fail)
+    pool = make_executor("dask", 2, warm_up=work.warm_up)   # starts in the background
     with pytest.raises(RuntimeError, match="no cluster today"):
         next(iter(pool.imap_unordered(abs, [1])))
     pool.close(abort=True)                     # and closing it is still safe

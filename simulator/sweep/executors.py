@@ -5,8 +5,8 @@ small interface used by both `infogap run` and `infogap sweep`.
 finish, keeping only a bounded number of tasks in flight, so the parent's
 memory does not grow with the size of the sweep. A Dask task runs a batch of
 quick runs (about a second of them), so the scheduler's cost per task is spread
-over several runs. A run's result depends only
-on its task, so executors and worker counts give bit-identical results.
+over several runs. A run's result depends only on its task, so executors and
+worker counts give bit-identical results.
 
 Local workers ignore Ctrl-C (the parent handles it and stops them) and exit by
 themselves when the parent dies, even by SIGKILL. A worker that dies (killed,
@@ -45,8 +45,8 @@ MAX_LOSSES = 3
 #: How long to wait for a Dask scheduler given by --scheduler.
 SCHEDULER_TIMEOUT = "20s"
 #: A Dask task runs several quick runs, about this long in all: the scheduler, the client
-#: and the worker spend some milliseconds on every task, which on runs of a few tenths of
-#: a second is a tenth of the machine (docs/performance.md).
+#: and the worker spend some milliseconds of CPU on every task, which on runs of a few
+#: tenths of a second took several per cent of the machine (docs/performance.md).
 DASK_TASK_SECONDS = 1.0
 #: The most runs in one Dask task.
 MAX_BATCH = 64
@@ -176,7 +176,7 @@ class LocalExecutor(Executor):
 
     def __init__(self, workers: int, warm_up: Callable[[], None] | None = None):
         self.workers = workers
-        self._warm_up = warm_up
+        self._warm_up, self._warming = warm_up, []
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -298,7 +298,7 @@ class DaskExecutor(Executor):
         except ImportError:  # pragma: no cover - it is a dependency
             raise UserError("--executor dask needs dask[distributed] installed") from None
         self._cluster = self._client = self._failed = None
-        self._warm_up = warm_up
+        self._warm_up, self._warming = warm_up, []
         self._starting = None
         if scheduler:
             try:
