@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
-from ..kernels import open_slots
+from ..kernels import open_slots, update_distinct
 from ..shop_kernels import predictive_beliefs
 
 
@@ -142,11 +142,8 @@ def hear(buyers, sellers, observed, weight, beliefs, claims, reviews, slot_used,
         prior_precision[first[f]] = 1 / (spread if not spread < 1e-9 else 1e-9)  # np.maximum
     open_slots(slot_seller, slot_used, slot_mean, slot_precision, who, seller, prior_mean,
                prior_precision, slot, now)
+    info = np.empty(n)
     for e in range(n):
-        w = weight[keep[e]]
-        info = 1.0 / (obs_var / w)
-        row, r = who[e], slot[e]
-        old = slot_precision[row, r]
-        new = old + info
-        slot_mean[row, r] = (old * slot_mean[row, r] + info * observed[keep[e]]) / new
-        slot_precision[row, r] = new
+        info[e] = 1.0 / (obs_var / weight[keep[e]])
+    update_distinct(slot_mean.reshape(-1), slot_precision.reshape(-1), None,
+                    who * memory + slot, info, observed[keep], None)
