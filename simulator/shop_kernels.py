@@ -12,8 +12,10 @@ a candidate cost nothing. `phases.shop.value_cells(compiled=False)` is the refer
 
 `best_values`: where nobody is turned away and nothing rules cells out after valuation,
 a buyer needs only its best cell and whether it beats the outside option; in the
-every-mechanism market three cells in four are below their row's best for certain, and
-the kernels' bounds (a fraction of a valuation) leave them out.
+every-mechanism market three cells in four are below their row's best for certain. A
+bound by Jensen's inequality on the gains' weighted mean payoff (a few operations per
+cell, no power) leaves out nine in ten of those, and the kernels' binade bounds most of
+the rest.
 
 `first_choices`: `phases.shop.allocate`'s rule without capacity limits.
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernels
+from . import kernels, power
 
 
 @njit(cache=True, error_model="numpy")
@@ -136,18 +138,19 @@ BEST_BLOCK = 512
 
 
 @njit(cache=True, error_model="numpy")
-def _load(lot, i, c, taste, mean, var, cost, floor, scratch):
-    """Cell (i, c) into lottery `lot` of the block's buffers."""
+def _load(lot, i, c, taste, mean, sd, cost, floor, scratch):
+    """Cell (i, c), whose spread is sd, into lottery `lot` of the block's buffers."""
     t, m, s, p, f = scratch[:5]
-    t[lot], m[lot], s[lot], p[lot], f[lot] = taste, mean[i, c], np.sqrt(var[i, c]), cost[i, c], floor
+    t[lot], m[lot], s[lot], p[lot], f[lot] = taste, mean[i, c], sd, cost[i, c], floor
 
 
 @njit(cache=True, error_model="numpy")
 def _below_for_certain(count, cell, cut, has_floor, valuation, fast, tables, scratch, kept,
                        shifted, value):
-    """Values of the block's `count` lotteries into their cells of the flat `value`; -inf
+    """Values of the block's `count` lotteries into their cells of the flat `value`, except
     for those whose value is below their own cut[lot] for certain (`kernels._could_reach`'s
-    bound of the value less the cut, against 0: the margin then also covers the cut)."""
+    bound of the value less the cut, against 0: the margin then also covers the cut),
+    whose cells are left as they are (`best_values` has written -inf there)."""
     z, probs, gain_w, loss_w, alpha, beta, lam, expectation = valuation
     t, m, s, p, f, x, term, expected = scratch
     kernels._payoffs(t, m, s, p, f, count, has_floor, z, x)
@@ -160,10 +163,58 @@ def _below_for_certain(count, cell, cut, has_floor, valuation, fast, tables, scr
                              0.0, bound, size, keep)
     kernels._values_kept(x, expected, keep, n, gain_w, loss_w, alpha, beta, lam, fast, term,
                          xk, ek, vk)
-    for lot in range(count):
-        value[cell[lot]] = -np.inf
     for q in range(n):
         value[cell[keep[q]]] = vk[q]
+
+
+#: `_mean_payoff_cuts`' margins: relative (on the value, far beyond the rounding of a few
+#: powers and sums) and absolute (far above the smallest normal double).
+CUT_MARGIN, CUT_TINY = 1e-9, 1e-290
+
+
+@njit(cache=True)
+def _gain_weight(gain_w, loss_w, alpha, beta, lam, expectation):
+    """G, the sum of the gain decision weights, for `_mean_payoff_cuts`; nan where its bound
+    does not hold: the outside option is not the reference point, alpha not in (0, 1], a
+    gain weight negative, or a loss term that may be positive or 0 x inf (a loss weight
+    or lam not positive)."""
+    ok = 0.0 < alpha <= 1.0 and beta > 0.0 and 0.0 < lam < np.inf and not expectation
+    gains = 0.0
+    for j in range(gain_w.shape[0]):
+        ok = ok and 0.0 <= gain_w[j] < np.inf and 0.0 < loss_w[j] < np.inf
+        ok = ok and -lam * loss_w[j] < 0.0
+        gains += gain_w[j]
+    return gains if ok and 0.0 < gains < np.inf else np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def _mean_payoff_cuts(best, count, cutoff, gains, alpha, row_cut, m_cut):
+    """For the `count` rows whose best-looking cell's value is best[:count]: the cut a
+    cell of the row must reach, row_cut = max(best, cutoff) (cutoff where best is nan),
+    and m_cut, such that a cell whose gains' weighted sum m = sum_j gain_w[j] max(x_j, 0)
+    is below it has a value below row_cut for certain (-inf: none known).
+
+    Losses only subtract and x**alpha is concave (alpha <= 1), so by Jensen a value is at
+    most sum_j gain_w[j] max(x_j, 0)**alpha <= G (m / G)**alpha, G = `gains` (the gain
+    weights' sum): below row_cut where m < G (row_cut / G)**(1 / alpha). The margins
+    `CUT_MARGIN` and `CUT_TINY` cover the rounding of the value, of m and of the root,
+    which goes through `power`'s log and exp (a loop that vectorises) where their range
+    allows (within about 3e-13 of itself), else libm's pow."""
+    inverse = 1.0 / alpha
+    for q in range(count):
+        top = best[q]
+        row_cut[q] = max(top, cutoff) if top == top else cutoff
+        level = row_cut[q] * (1.0 - CUT_MARGIN) - CUT_TINY
+        y = level / gains
+        e = power.log(y if power.in_range(y) else 1.0) * inverse
+        m_cut[q] = gains * power.exp(e if abs(e) < 700.0 else 0.0)
+    for q in range(count):  # outside the fast range: libm's pow, or no cut at all
+        level = row_cut[q] * (1.0 - CUT_MARGIN) - CUT_TINY
+        y = level / gains
+        if power.in_range(y) and abs(power.log(y) * inverse) < 700.0:
+            continue
+        fine = level > 0.0 and level < np.inf and gains > 0.0
+        m_cut[q] = gains * y**inverse if fine else -np.inf
 
 
 @njit(cache=True, error_model="numpy")
@@ -173,9 +224,10 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
     count (nobody is turned away, nothing rules cells out after valuation, no choice
     noise): per row, the cell of highest expected payoff theta mean - cost (the pivot) is
     valued first; another cell may then be -inf where its value is below max(pivot's,
-    cutoff) for certain (`kernels._could_reach`'s bounds: concave powers, the outside
-    option as reference point). Each row's best value (and its first column), which
-    cells reach `cutoff`, and every value not -inf are exactly `cell_values`'."""
+    cutoff) for certain: first by the gains' weighted mean payoff (`_mean_payoff_cuts`),
+    then by `kernels._could_reach`'s bounds (concave powers, the outside option as
+    reference point). Each row's best value (and its first column), which cells reach
+    `cutoff`, and every value not -inf are exactly `cell_values`'."""
     z = valuation[0]
     k = cands.shape[1]
     span = max(1, BEST_BLOCK // max(k, 1))
@@ -185,8 +237,10 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
     cell = np.empty(block, dtype=np.int64)
     cut, shifted, dest = np.empty(block), np.empty(block), np.empty(block)
     pivot = np.empty(span, dtype=np.int64)
+    row_cuts, m_cuts = np.empty(span), np.empty(span)
     flat = value.reshape(-1)
     z, probs, gain_w, loss_w, alpha, beta, lam, expectation = valuation
+    gains = _gain_weight(gain_w, loss_w, alpha, beta, lam, expectation)
     for r0 in range(0, rows.shape[0], span):
         r1 = min(rows.shape[0], r0 + span)
         count = 0
@@ -204,28 +258,38 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
             pivot[r - r0] = pc
             if pc >= 0:
                 floor = floors[pool[cands[i, pc]]] if has_floor else -np.inf
-                _load(count, i, pc, taste, mean, var, cost, floor, scratch)
+                _load(count, i, pc, taste, mean, np.sqrt(var[i, pc]), cost, floor, scratch)
                 cell[count] = i * k + pc
                 count += 1
         kernels._bound_and_value(count, has_floor, z, probs, gain_w, loss_w, alpha, beta, lam,
                                  expectation, fast, False, tables, scratch, kept, dest)
         for lot in range(count):
             flat[cell[lot]] = dest[lot]
+        _mean_payoff_cuts(dest, count, cutoff, gains, alpha, row_cuts, m_cuts)
         q, count = 0, 0
         for r in range(r0, r1):
             i, pc = rows[r], pivot[r - r0]
             if pc < 0:
                 continue
-            best = dest[q]
+            row_cut, m_cut = row_cuts[q], m_cuts[q]
             q += 1
-            row_cut = max(best, cutoff) if best == best else cutoff
             taste = theta[buyers[i]]
             for c in range(k):
                 j = cands[i, c]
                 if c == pc or j < 0:
                     continue
                 floor = floors[pool[j]] if has_floor else -np.inf
-                _load(count, i, c, taste, mean, var, cost, floor, scratch)
+                sd = np.sqrt(var[i, c])
+                m = 0.0  # the gains' weighted sum (`_mean_payoff_cuts`), payoffs as `_payoffs`
+                for node in range(z.shape[0]):
+                    quality = mean[i, c] + sd * z[node]
+                    quality = floor if has_floor and quality < floor else quality
+                    x = taste * quality - cost[i, c]
+                    m += gain_w[node] * (0.0 if x < 0.0 else x)
+                value[i, c] = -np.inf
+                if m < m_cut:  # below the cut for certain
+                    continue
+                _load(count, i, c, taste, mean, sd, cost, floor, scratch)
                 cell[count] = i * k + c
                 cut[count] = row_cut
                 count += 1

@@ -164,6 +164,60 @@ def test_best_only_keeps_each_rows_choice_exact(curvature, with_floor):
     assert (best[~kept] == -np.inf).all()
     assert 0.05 < kept[cands >= 0].mean() < 0.95  # bounds ruled cells out, not all
     assert (pick >= 0).any() and (pick == -1).any()
+    assert kept[full >= np.maximum(full.max(axis=1), cutoff)[:, None]].all()  # ties too
+
+
+@pytest.mark.parametrize("alpha", [0.88, 0.3, 1.0])
+def test_best_only_keeps_cells_exactly_at_the_cut(alpha):
+    """Where a cell's payoffs are all equal (no spread, or floored at every node), its
+    value is its bound (`shop_kernels._mean_payoff_cuts`), so a cell that ties its row's
+    best sits right at the cut: only the margins keep rounding from ruling it out."""
+    rng = np.random.default_rng(int(alpha * 100))
+    val = Valuation(ProspectParams(alpha=alpha, beta=alpha), 5)
+    n, k, sellers = 4000, 4, 10
+    buyers, theta = np.arange(n), rng.uniform(0.5, 2.0, n)
+    pool = np.arange(sellers) % 4
+    floors = np.array([-np.inf, 0.3, 0.6, 0.5])
+    cands = rng.integers(0, sellers, (n, k))
+    mean, var = rng.uniform(0.5, 1.5, (n, k)), rng.uniform(0.0, 0.1, (n, k))
+    cost = rng.uniform(0.0, 0.5, (n, k))
+    var[: n // 2] = 0.0  # no spread
+    mean[n // 2:] = -5.0  # floored at every node, where there is a floor
+    cands[n // 2:] = rng.integers(0, sellers // 4, (n - n // 2, k)) * 4 + rng.integers(1, 4)
+    for cells in (mean, var, cost, cands):  # column 1 ties column 0
+        cells[:, 1] = cells[:, 0]
+    cost[:, 2:] += 1.0 + 0.2 * rng.random((n, k - 2))  # worse: only ties reach the cut
+    full, best = np.empty((n, k)), np.empty((n, k))
+    val.cells(buyers, buyers, cands, theta, mean, var, cost, pool, floors, full)
+    val.cells(buyers, buyers, cands, theta, mean, var, cost, pool, floors, best, -1e-12,
+              best_only=True)
+    at_cut = full >= np.maximum(full.max(axis=1), -1e-12)[:, None]
+    assert at_cut[:, 1].mean() > 0.8
+    assert np.isfinite(best[at_cut]).all()
+    kept = np.isfinite(best)
+    assert np.array_equal(best[kept], full[kept]) and kept.mean() < 0.6
+
+
+def test_mean_payoff_cuts_are_the_root_they_bound():
+    """`_mean_payoff_cuts`' fast root against libm's, over the whole range of cuts, and no
+    cut where there is no positive level (or no bound)."""
+    gains, alpha = 0.97, 0.88
+    best = np.concatenate([10.0 ** np.linspace(-300, 300, 2001), [np.nan, -1.0, 0.0, 1e-300,
+                                                                   np.inf, 5e-324]])
+    row_cut, m_cut = np.empty(len(best)), np.empty(len(best))
+    shop_kernels._mean_payoff_cuts(best, len(best), -1e-12, gains, alpha, row_cut, m_cut)
+    np.testing.assert_array_equal(row_cut, np.where(np.isnan(best), -1e-12,
+                                                    np.maximum(best, -1e-12)))
+    level = row_cut * (1 - shop_kernels.CUT_MARGIN) - shop_kernels.CUT_TINY
+    with np.errstate(all="ignore"):
+        expected = gains * (level / gains) ** (1 / alpha)
+    cut = (level > 0) & (level < np.inf)
+    assert cut.sum() > 1900 and (m_cut[~cut] == -np.inf).all()
+    np.testing.assert_allclose(m_cut[cut], expected[cut], rtol=1e-12, atol=0)
+    assert np.isinf(m_cut[cut]).sum() > 0 and (m_cut[cut] == 0).sum() > 0  # libm's range
+    none = np.empty(3)
+    shop_kernels._mean_payoff_cuts(np.ones(3), 3, -1e-12, np.nan, alpha, row_cut, none)
+    assert (none == -np.inf).all()
 
 
 BELIEF_MARKETS = {
