@@ -19,6 +19,9 @@ the rest.
 
 `first_choices`: `phases.shop.allocate`'s rule without capacity limits.
 
+`candidates`: the current seller and the sampled ones in one pass, instead of a gather,
+the memory look-up, `np.where` and `np.concatenate`.
+
 `predictive_beliefs`: `kernels.candidate_beliefs`, then the claims' and reviews' shifts
 (`kernels.claim_shift`, `kernels.review_shift`) and delivery noise, in one pass; a
 remembered seller is found through `seen` by seller row (the one-pass shop's look-up),
@@ -86,6 +89,24 @@ def cell_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
     if count:
         _flush(count, cell, has_floor, valuation, fast, prune, rest, tables, scratch, kept,
                dest, flat)
+
+
+@njit(cache=True)
+def candidates(buyers, draws, offering, last_seller, seller_offering, remembers):
+    """(cands, has_current): per buyer its current seller in column 0 where it remembers
+    one that still offers (else -1), then offering[draws] (`phases.shop.candidates`'
+    rule, with its numpy as reference)."""
+    n, k = draws.shape
+    cands = np.empty((n, k + 1), dtype=np.int64)
+    has_current = np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        current = last_seller[buyers[i]] if remembers else -1
+        has = current >= 0 and seller_offering[current]
+        has_current[i] = has
+        cands[i, 0] = current if has else -1
+        for c in range(k):
+            cands[i, c + 1] = offering[draws[i, c]]
+    return cands, has_current
 
 
 def first_choices(value, acceptable, threshold=None):

@@ -250,3 +250,28 @@ def test_fused_beliefs_give_the_bits_of_the_hooks_one_by_one(name, monkeypatch):
     if name == "every_mechanism":  # both shifts moved some open cells
         monkeypatch.setattr(m.sellers, "rev_n", np.zeros_like(m.sellers.rev_n))
         assert not np.array_equal(shop.predictive_beliefs(m, buyers, cands)[0], fused[0])
+
+
+@pytest.mark.parametrize("name", sorted(BELIEF_MARKETS))
+def test_candidates_are_the_numpy_rules(name):
+    model = MarketModel({"buyers": 500, "sellers": 30, "arrivals": {"rate": 0.05},
+                         **BELIEF_MARKETS[name]}, rng=5)
+    for _ in range(12):
+        model.step()
+    m = model.market
+    buyers = m.active_buyers()
+    last = m.buyers.last_seller[buyers]
+    m.sellers.offering[np.unique(last[last >= 0])[:3]] = False  # some current sellers left
+    offering = m.offering_sellers()
+    state = m.rng.bit_generator.state
+    got = shop.candidates(m, buyers, offering)
+    after = m.rng.bit_generator.state
+    m.rng.bit_generator.state = state
+    expected = shop.candidates(m, buyers, offering, compiled=False)
+    assert m.rng.bit_generator.state == after
+    for a, b in zip(got, expected, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert (got[0][:, 0] == -1).any()
+    if m.remembers:
+        assert got[1].any() and (~got[1] & (last >= 0)).any()

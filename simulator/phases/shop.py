@@ -49,18 +49,24 @@ class Offers:
         return self.cands >= 0
 
 
-def candidates(m: MarketState, buyers: np.ndarray, offering: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+def candidates(m: MarketState, buyers: np.ndarray, offering: np.ndarray, *,
+               compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(candidates, has_current): the current seller (where buyers remember sellers and it
-    still offers), K sellers sampled at random, then any mechanism's extra columns."""
+    still offers), K sellers sampled at random, then any mechanism's extra columns.
+    Compiled, the first two in one pass (`shop_kernels.candidates`); the numpy below is
+    its reference."""
     s, b = m.sellers, m.buyers
-    sampled = offering[sample(m, len(buyers), offering)]
-    n = len(buyers)
-    current = b.last_seller[buyers] if m.remembers else np.full(n, -1)
-    has_current = current >= 0
-    has_current[has_current] = s.offering[current[has_current]]
-    current = np.where(has_current, current, -1)
-    cands = np.concatenate([current[:, None], sampled], axis=1)
+    draws = sample(m, len(buyers), offering)
+    if compiled:
+        cands, has_current = shop_kernels.candidates(buyers, draws, offering, b.last_seller,
+                                                     s.offering, m.remembers)
+    else:
+        n = len(buyers)
+        current = b.last_seller[buyers] if m.remembers else np.full(n, -1)
+        has_current = current >= 0
+        has_current[has_current] = s.offering[current[has_current]]
+        current = np.where(has_current, current, -1)
+        cands = np.concatenate([current[:, None], offering[draws]], axis=1)
     for mech in m.mechanisms:
         cands = mech.candidates(m, buyers, cands)
     return cands, has_current
