@@ -15,7 +15,8 @@ a buyer needs only its best cell and whether it beats the outside option; in the
 every-mechanism market three cells in four are below their row's best for certain. A
 bound by Jensen's inequality on the gains' weighted mean payoff (a few operations per
 cell, no power) leaves out nine in ten of those, and the kernels' binade bounds most of
-the rest.
+the rest; a cell whose lottery is its row's pivot's again (the seller drawn twice) takes
+the pivot's value.
 
 `first_choices`: `phases.shop.allocate`'s rule without capacity limits.
 
@@ -247,8 +248,9 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
     valued first; another cell may then be -inf where its value is below max(pivot's,
     cutoff) for certain: first by the gains' weighted mean payoff (`_mean_payoff_cuts`),
     then by `kernels._could_reach`'s bounds (concave powers, the outside option as
-    reference point). Each row's best value (and its first column), which cells reach
-    `cutoff`, and every value not -inf are exactly `cell_values`'."""
+    reference point). A cell whose lottery is the pivot's, bit for bit (the same seller
+    drawn again), takes the pivot's value. Each row's best value (and its first column),
+    which cells reach `cutoff`, and every value not -inf are exactly `cell_values`'."""
     z = valuation[0]
     k = cands.shape[1]
     span = max(1, BEST_BLOCK // max(k, 1))
@@ -292,14 +294,20 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
             i, pc = rows[r], pivot[r - r0]
             if pc < 0:
                 continue
-            row_cut, m_cut = row_cuts[q], m_cuts[q]
+            row_cut, m_cut, top = row_cuts[q], m_cuts[q], dest[q]
             q += 1
             taste = theta[buyers[i]]
+            same = (power._bits(mean[i, pc]), power._bits(var[i, pc]), power._bits(cost[i, pc]),
+                    power._bits(floors[pool[cands[i, pc]]] if has_floor else -np.inf))
             for c in range(k):
                 j = cands[i, c]
                 if c == pc or j < 0:
                     continue
                 floor = floors[pool[j]] if has_floor else -np.inf
+                if (power._bits(mean[i, c]), power._bits(var[i, c]), power._bits(cost[i, c]),
+                        power._bits(floor)) == same:
+                    value[i, c] = top  # the pivot's lottery (the seller again): its value
+                    continue
                 sd = np.sqrt(var[i, c])
                 m = 0.0  # the gains' weighted sum (`_mean_payoff_cuts`), payoffs as `_payoffs`
                 for node in range(z.shape[0]):

@@ -171,10 +171,11 @@ def test_best_only_keeps_each_rows_choice_exact(curvature, with_floor):
 def test_best_only_keeps_cells_exactly_at_the_cut(alpha):
     """Where a cell's payoffs are all equal (no spread, or floored at every node), its
     value is its bound (`shop_kernels._mean_payoff_cuts`), so a cell that ties its row's
-    best sits right at the cut: only the margins keep rounding from ruling it out."""
+    best sits right at the cut: only the margins keep rounding from ruling it out. (A
+    copy of the pivot's lottery takes the pivot's value without a bound.)"""
     rng = np.random.default_rng(int(alpha * 100))
     val = Valuation(ProspectParams(alpha=alpha, beta=alpha), 5)
-    n, k, sellers = 4000, 4, 10
+    n, k, sellers = 4000, 6, 12
     buyers, theta = np.arange(n), rng.uniform(0.5, 2.0, n)
     pool = np.arange(sellers) % 4
     floors = np.array([-np.inf, 0.3, 0.6, 0.5])
@@ -184,9 +185,13 @@ def test_best_only_keeps_cells_exactly_at_the_cut(alpha):
     var[: n // 2] = 0.0  # no spread
     mean[n // 2:] = -5.0  # floored at every node, where there is a floor
     cands[n // 2:] = rng.integers(0, sellers // 4, (n - n // 2, k)) * 4 + rng.integers(1, 4)
-    for cells in (mean, var, cost, cands):  # column 1 ties column 0
-        cells[:, 1] = cells[:, 0]
-    cost[:, 2:] += 1.0 + 0.2 * rng.random((n, k - 2))  # worse: only ties reach the cut
+    for cells in (mean, var, cost, cands):  # columns 1-3 copy column 0 ...
+        cells[:, 1:] = cells[:, :1]
+    mean[n // 2:, 1] -= 1.0  # ... still floored: a tie, though not the pivot's lottery again
+    cost[:, 2] += 1e-9  # ... a little worse: not the pivot's lottery
+    var[:, 3] += 1e-9
+    mean[:, 4] -= 1e-9
+    cands[:, 5] = cands[:, 0] - cands[:, 0] % 4  # ... but a seller without the floor
     full, best = np.empty((n, k)), np.empty((n, k))
     val.cells(buyers, buyers, cands, theta, mean, var, cost, pool, floors, full)
     val.cells(buyers, buyers, cands, theta, mean, var, cost, pool, floors, best, -1e-12,
@@ -195,7 +200,8 @@ def test_best_only_keeps_cells_exactly_at_the_cut(alpha):
     assert at_cut[:, 1].mean() > 0.8
     assert np.isfinite(best[at_cut]).all()
     kept = np.isfinite(best)
-    assert np.array_equal(best[kept], full[kept]) and kept.mean() < 0.6
+    assert np.array_equal(best[kept], full[kept]) and kept.mean() < 0.9
+    assert not kept[: n // 2, 2].all() and (full[:, 3] != full[:, 0]).any()
 
 
 def test_mean_payoff_cuts_are_the_root_they_bound():
