@@ -967,3 +967,50 @@ def review_shift(mean, var, open_, cands, reading, rev_n, rev_sum, weight, ratin
                 score = rev_sum[j] / max(rev_n[j], 1e-12)
                 mean[i, c] = (prec * mean[i, c] + evidence * score) / new_prec
                 var[i, c] = 1.0 / new_prec
+
+
+@njit(cache=True)
+def envelope_sum(theta, slope, intercept):
+    """Sum over `theta` (ascending) of max(0, max_j slope[j] * theta + intercept[j]): the
+    upper envelope of the lines (slopes ascending, each kept only where it is highest),
+    walked once along the tastes."""
+    order = np.argsort(slope, kind="mergesort")
+    a, b = np.empty(order.shape[0]), np.empty(order.shape[0])
+    h = 0
+    for j in order:
+        if h and slope[j] == a[h - 1]:  # the same slope: the higher line only
+            if intercept[j] <= b[h - 1]:
+                continue
+            h -= 1
+        # the last line is never highest if the new one overtakes the one before it
+        # where it would
+        while h >= 2 and ((b[h - 2] - intercept[j]) * (a[h - 1] - a[h - 2])
+                          <= (b[h - 2] - b[h - 1]) * (slope[j] - a[h - 2])):
+            h -= 1
+        a[h], b[h] = slope[j], intercept[j]
+        h += 1
+    total, k = 0.0, 0
+    for x in theta:
+        while k + 1 < h and a[k + 1] * x + b[k + 1] >= a[k] * x + b[k]:
+            k += 1
+        total += max(a[k] * x + b[k], 0.0)
+    return total
+
+
+@njit(cache=True)
+def matching_sum(theta, slope, intercept, slope_up, intercept_up):
+    """The largest sum of max(0, unit's best line at the taste) over matchings of
+    `theta` (descending) to units (in order) that do not cross: best[u] after buyer r
+    is the most buyers 0..r can get from units 0..u (each buyer at most one unit, each
+    unit at most one buyer; a buyer may go without)."""
+    units = slope.shape[0]
+    best = np.zeros(units + 1)
+    for x in theta:
+        prev = 0.0  # best[u] of the buyer before, for u - 1
+        for u in range(units):
+            gain = max(slope[u] * x + intercept[u], slope_up[u] * x + intercept_up[u], 0.0)
+            take = prev + gain
+            prev = best[u + 1]
+            keep = best[u + 1] if best[u + 1] > best[u] else best[u]
+            best[u + 1] = take if take > keep else keep
+    return best[units]
