@@ -998,19 +998,36 @@ def envelope_sum(theta, slope, intercept):
 
 
 @njit(cache=True)
-def matching_sum(theta, slope, intercept, slope_up, intercept_up):
-    """The largest sum of max(0, unit's best line at the taste) over matchings of
-    `theta` (descending) to units (in order) that do not cross: best[u] after buyer r
-    is the most buyers 0..r can get from units 0..u (each buyer at most one unit, each
-    unit at most one buyer; a buyer may go without)."""
-    units = slope.shape[0]
-    best = np.zeros(units + 1)
-    for x in theta:
-        prev = 0.0  # best[u] of the buyer before, for u - 1
-        for u in range(units):
-            gain = max(slope[u] * x + intercept[u], slope_up[u] * x + intercept_up[u], 0.0)
-            take = prev + gain
-            prev = best[u + 1]
-            keep = best[u + 1] if best[u + 1] > best[u] else best[u]
-            best[u + 1] = take if take > keep else keep
-    return best[units]
+def matching_sum(theta, capacity, slope, intercept, slope_up, intercept_up):
+    """The largest sum of max(0, the seller's best line at the taste) over matchings of
+    `theta` (descending) to sellers (in order, each with `capacity` units) that do not
+    cross. Some optimum matches the highest M tastes, each seller a run of at most
+    `capacity` of them, so after seller j, done[r] is the most the first r tastes can
+    get, all matched, from sellers 0..j: the best of seller j taking none of them, or
+    the run s..r-1 (a window of the last `capacity` s, kept as a monotone queue)."""
+    n = theta.shape[0]
+    done = np.full(n + 1, -np.inf)
+    done[0] = 0.0
+    nxt = np.empty(n + 1)
+    run = np.empty(n + 1)  # seller j's gain summed over the first r tastes
+    queue = np.empty(n + 1, dtype=np.int64)
+    for j in range(slope.shape[0]):
+        run[0] = 0.0
+        nxt[0] = 0.0
+        queue[0], head, tail = 0, 0, 1
+        for r in range(1, n + 1):
+            x = theta[r - 1]
+            run[r] = run[r - 1] + max(slope[j] * x + intercept[j],
+                                      slope_up[j] * x + intercept_up[j])
+            if queue[head] < r - capacity:
+                head += 1
+            s = queue[head]
+            take = run[r] + (done[s] - run[s])
+            nxt[r] = take if take > done[r] else done[r]
+            key = done[r] - run[r]
+            while tail > head and done[queue[tail - 1]] - run[queue[tail - 1]] <= key:
+                tail -= 1
+            queue[tail] = r
+            tail += 1
+        done, nxt = nxt, done
+    return max(done.max(), 0.0)

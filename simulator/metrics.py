@@ -160,9 +160,9 @@ def _best_by_cost(model: MarketState, theta: np.ndarray, live: np.ndarray) -> fl
         return kernels.envelope_sum(np.ascontiguousarray(theta[::-1]), np.concatenate([q, up]),
                                     -np.concatenate([cost, up_cost]))
     order = np.lexsort((-q, -up))  # highest attainable quality first, then quality
-    units = np.repeat(order, p.capacity)
-    tastes = np.ascontiguousarray(theta[: len(units)])  # the rest can get no unit
-    return kernels.matching_sum(tastes, q[units], -cost[units], up[units], -up_cost[units])
+    tastes = np.ascontiguousarray(theta[: len(order) * p.capacity])  # the rest get no unit
+    return kernels.matching_sum(tastes, p.capacity, q[order], -cost[order], up[order],
+                                -up_cost[order])
 
 def satisfaction(model: MarketState, t: Trades) -> np.ndarray:
     """Each trade's experienced payoff against expectation, valued by the buyer's own CPT

@@ -135,7 +135,7 @@ def test_each_buyers_best_seller_by_its_own_cost(seed):
     assert envelope_sum(theta, slope, intercept) == pytest.approx(every, rel=1e-12, abs=1e-12)
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(60))
 def test_limited_units_go_to_tastes_as_the_best_assignment_would(seed):
     from scipy.optimize import linear_sum_assignment
 
@@ -144,12 +144,14 @@ def test_limited_units_go_to_tastes_as_the_best_assignment_would(seed):
     rng = np.random.default_rng(seed)
     c1 = rng.uniform(0.3, 1.5)
     q, cost, up, up_cost = _deals(rng, int(rng.integers(1, 25)), c1, rng.uniform(0, 1))
-    units = np.repeat(np.lexsort((-q, -up)), int(rng.integers(1, 3)))  # as first_best
-    theta = np.sort(rng.uniform(0, 2, int(rng.integers(1, 40))))[::-1][: len(units)].copy()
+    order, capacity = np.lexsort((-q, -up)), int(rng.integers(1, 4))  # as first_best
+    theta = np.sort(rng.uniform(0, 2, int(rng.integers(1, 60))))[::-1]
+    theta = theta[: len(order) * capacity].copy()
+    units = np.repeat(order, capacity)  # every unit, for the assignment solver
     gain = np.maximum(np.maximum(theta[:, None] * q[units] - cost[units],
                                  theta[:, None] * up[units] - up_cost[units]), 0)
     rows, cols = linear_sum_assignment(gain, maximize=True)
-    assert matching_sum(theta, q[units], -cost[units], up[units], -up_cost[units]) \
+    assert matching_sum(theta, capacity, q[order], -cost[order], up[order], -up_cost[order]) \
         == pytest.approx(gain[rows, cols].sum(), rel=1e-12, abs=1e-12)
 
 
