@@ -70,17 +70,19 @@ class BeliefStore:
         self.slot_precision[rows] = 0.0
 
     def fade(self, forgiveness: float, seller_pool: np.ndarray, pub_mean: np.ndarray,
-             pub_var: np.ndarray, now: int) -> None:
+             pub_var: np.ndarray, now: int, rows: int | None = None) -> None:
         """Once a step: every belief loses a share `forgetting` of its precision, and each
         remembered seller the buyer has not bought from in the last step drifts a share
         `forgiveness` back toward what the buyer would expect of it as a stranger (its
         public quality, else the pooled belief about its badge pool): a memory that is not
-        refreshed fades, good or bad."""
+        refreshed fades, good or bad. Only the first `rows` rows (all: None) hold buyers;
+        the rest start from the prior when a buyer arrives there (`reset`)."""
         keep = 1.0 - self.forgetting
+        n = len(self.pool_mean) if rows is None else rows
         if keep < 1.0 or forgiveness > 0:  # one compiled pass over the pooled and slot beliefs
-            kernels.fade(self.pool_precision, self.slot_precision, self.slot_mean,
-                         self.slot_seller, self.slot_used, now - 1, keep, self.prior_precision,
-                         forgiveness, self.pool_mean,
+            kernels.fade(self.pool_precision[:n], self.slot_precision[:n], self.slot_mean[:n],
+                         self.slot_seller[:n], self.slot_used[:n], now - 1, keep,
+                         self.prior_precision, forgiveness, self.pool_mean[:n],
                          np.ascontiguousarray(seller_pool, dtype=np.int64), pub_mean, pub_var)
 
     def pool_spread(self, rows: np.ndarray, pools, noise_var: float) -> np.ndarray:

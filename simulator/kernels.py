@@ -967,3 +967,67 @@ def review_shift(mean, var, open_, cands, reading, rev_n, rev_sum, weight, ratin
                 score = rev_sum[j] / max(rev_n[j], 1e-12)
                 mean[i, c] = (prec * mean[i, c] + evidence * score) / new_prec
                 var[i, c] = 1.0 / new_prec
+
+
+@njit(cache=True)
+def envelope_sum(theta, slope, intercept):
+    """Sum over `theta` (ascending) of max(0, max_j slope[j] * theta + intercept[j]): the
+    upper envelope of the lines (slopes ascending, each kept only where it is highest),
+    walked once along the tastes."""
+    order = np.argsort(slope, kind="mergesort")
+    a, b = np.empty(order.shape[0]), np.empty(order.shape[0])
+    h = 0
+    for j in order:
+        if h and slope[j] == a[h - 1]:  # the same slope: the higher line only
+            if intercept[j] <= b[h - 1]:
+                continue
+            h -= 1
+        # the last line is never highest if the new one overtakes the one before it
+        # where it would
+        while h >= 2 and ((b[h - 2] - intercept[j]) * (a[h - 1] - a[h - 2])
+                          <= (b[h - 2] - b[h - 1]) * (slope[j] - a[h - 2])):
+            h -= 1
+        a[h], b[h] = slope[j], intercept[j]
+        h += 1
+    total, k = 0.0, 0
+    for x in theta:
+        while k + 1 < h and a[k + 1] * x + b[k + 1] >= a[k] * x + b[k]:
+            k += 1
+        total += max(a[k] * x + b[k], 0.0)
+    return total
+
+
+@njit(cache=True)
+def matching_sum(theta, capacity, slope, intercept, slope_up, intercept_up):
+    """The largest sum of max(0, the seller's best line at the taste) over matchings of
+    `theta` (descending) to sellers (in order, each with `capacity` units) that do not
+    cross. Some optimum matches the highest M tastes, each seller a run of at most
+    `capacity` of them, so after seller j, done[r] is the most the first r tastes can
+    get, all matched, from sellers 0..j: the best of seller j taking none of them, or
+    the run s..r-1 (a window of the last `capacity` s, kept as a monotone queue)."""
+    n = theta.shape[0]
+    done = np.full(n + 1, -np.inf)
+    done[0] = 0.0
+    nxt = np.empty(n + 1)
+    run = np.empty(n + 1)  # seller j's gain summed over the first r tastes
+    queue = np.empty(n + 1, dtype=np.int64)
+    for j in range(slope.shape[0]):
+        run[0] = 0.0
+        nxt[0] = 0.0
+        queue[0], head, tail = 0, 0, 1
+        for r in range(1, n + 1):
+            x = theta[r - 1]
+            run[r] = run[r - 1] + max(slope[j] * x + intercept[j],
+                                      slope_up[j] * x + intercept_up[j])
+            if queue[head] < r - capacity:
+                head += 1
+            s = queue[head]
+            take = run[r] + (done[s] - run[s])
+            nxt[r] = take if take > done[r] else done[r]
+            key = done[r] - run[r]
+            while tail > head and done[queue[tail - 1]] - run[queue[tail - 1]] <= key:
+                tail -= 1
+            queue[tail] = r
+            tail += 1
+        done, nxt = nxt, done
+    return max(done.max(), 0.0)

@@ -55,6 +55,8 @@ def first_best(model: MarketState, buyers: np.ndarray) -> float:
     With c = c0 + c1*q the pair surplus (theta - c1)*q - c0 is supermodular,
     so assortative matching (highest tastes with highest qualities) is
     optimal; with unlimited capacity each buyer simply takes its best seller.
+    With cost noise (`cost.noise`) a seller's cost is its own, not c0 + c1*q:
+    each buyer's best seller is then found among all of them (`_best_by_cost`).
     """
     p, s = model.params, model.sellers
     live = np.flatnonzero(s.in_market[: s.size])
@@ -64,6 +66,8 @@ def first_best(model: MarketState, buyers: np.ndarray) -> float:
         theta = model.active_tastes_descending()
     else:
         theta = np.sort(model.buyers.theta[buyers])[::-1]
+    if p.cost.noise > 0:
+        return _best_by_cost(model, theta, live)
     q = np.sort(s.quality[live])[::-1]
     # Quality a seller can raise at the cost of quality (a repair) counts when it pays:
     # for a buyer with theta > c1 more quality is worth more than it costs.
@@ -136,6 +140,29 @@ def step_metrics(model: MarketState, t: Trades, offering: np.ndarray, accounted:
         m.setdefault(name, 0.0)
     return m
 
+
+def _best_by_cost(model: MarketState, theta: np.ndarray, live: np.ndarray) -> float:
+    """`first_best` where sellers' costs differ beyond quality (`cost.noise`). A seller
+    offers two deals, each a line in the buyer's taste theta: its quality q at its own
+    cost c, and its attainable quality up at c + c1 * (up - q) (a repair). Without
+    capacity limits each buyer takes the highest line at its theta
+    (`kernels.envelope_sum`); with them, the best matching of tastes to units that does
+    not cross (higher tastes to units of higher quality; `kernels.matching_sum`)."""
+    from . import kernels  # compiled: the model has loaded them already
+
+    p, s = model.params, model.sellers
+    q, cost = s.quality[live], s.cost[live]
+    up = q
+    for mech in model.mechanisms:
+        up = mech.attainable(model, up)
+    up_cost = cost + p.cost.c1 * (up - q)
+    if p.capacity <= 0:
+        return kernels.envelope_sum(np.ascontiguousarray(theta[::-1]), np.concatenate([q, up]),
+                                    -np.concatenate([cost, up_cost]))
+    order = np.lexsort((-q, -up))  # highest attainable quality first, then quality
+    tastes = np.ascontiguousarray(theta[: len(order) * p.capacity])  # the rest get no unit
+    return kernels.matching_sum(tastes, p.capacity, q[order], -cost[order], up[order],
+                                -up_cost[order])
 
 def satisfaction(model: MarketState, t: Trades) -> np.ndarray:
     """Each trade's experienced payoff against expectation, valued by the buyer's own CPT

@@ -43,6 +43,24 @@ def test_remembered_beliefs_drift_back_toward_the_pooled_belief():
     assert believed > 0.45
 
 
+
+def test_every_buyer_forgets_each_step_and_rows_without_buyers_are_skipped():
+    from simulator.phases import publish
+
+    model = MarketModel({**RETAIL, "beliefs": {"forgetting": 0.2},
+                         "arrivals": {"rate": 0.05}}, rng=3)
+    for _ in range(5):
+        model.step()
+    m, bel = model.market, model.beliefs
+    n = m.buyers.size
+    assert n > 200 and len(bel.pool_precision) > n  # arrivals: spare rows beyond the buyers
+    before = bel.pool_precision.copy()
+    bel.pool_precision[n:] = 7.0  # no buyer there: left alone (reset when one arrives)
+    publish.start_step(m)
+    faded = np.maximum(before[:n] * 0.8, bel.prior_precision)
+    assert np.array_equal(bel.pool_precision[:n], faded)
+    assert (bel.pool_precision[n:] == 7.0).all()
+
 def test_a_seller_buyers_wrote_off_wins_them_back_as_the_memory_fades():
     # Three equal sellers; every buyer remembers seller 0 as worthless. Capacity makes
     # buyers go beyond the other two, but only to a seller they would pay for.

@@ -3,6 +3,7 @@ failing warm-up never breaks a pool."""
 
 from __future__ import annotations
 
+import os
 from functools import partial
 
 import psutil
@@ -108,6 +109,10 @@ def test_the_local_dask_cluster_runs_with_its_quieter_settings():
         client = pool.client
         for key, value in LOCAL_CLUSTER_CONFIG.items():
             assert set(client.run(dask.config.get, key).values()) == {value}, key
+        # forked from one forkserver (which imported distributed once), not spawned by us
+        parents = set(client.run(os.getppid).values())
+        assert len(parents) == 1 and parents != {os.getpid()}
+        assert "forkserver" in " ".join(psutil.Process(parents.pop()).cmdline())
 
 
 @pytest.mark.timeout(120)

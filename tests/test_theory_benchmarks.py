@@ -268,6 +268,12 @@ def test_every_shipped_arm_has_theory_or_says_why():
     assert lemons["transparent"][1]["volume"] == pytest.approx(100)
 
 
+
+def test_theory_says_its_first_best_leaves_out_cost_noise():
+    arms = {t.arm: t for t in theories(Scenario.load(ROOT / "scenarios/cost_disclosure.toml"))}
+    assert any("cost noise" in note for note in arms["noisy_costs"].notes)
+    assert not any("cost noise" in note for note in arms["published"].notes)
+
 def test_theory_command(capsys, tmp_path):
     assert main(["theory", str(ROOT / "scenarios/two_types.toml"), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -33,7 +33,8 @@ def start_step(m: MarketState) -> None:
     """Before sellers decide: beliefs fade, delayed quality comes out, and mechanisms
     do what time does (ratings whose delay is over appear)."""
     s = m.sellers
-    m.beliefs.fade(m.params.beliefs.forgiveness, s.pool, s.pub_mean, s.pub_var, m.now)
+    m.beliefs.fade(m.params.beliefs.forgiveness, s.pool, s.pub_mean, s.pub_var, m.now,
+                   m.buyers.size)
     if m.params.information == "delayed":
         s = m.sellers
         due = np.flatnonzero(s.in_market[: s.size] & np.isinf(s.regime_var[: s.size])

@@ -111,4 +111,8 @@ def _population_notes(params: MarketParams) -> list[str]:
     if params.entry.enabled or params.exit.enabled:
         notes.append(f"sellers enter or exit: theory holds the initial {params.sellers} "
                      "sellers fixed")
+    if params.cost.noise > 0:
+        notes.append("cost noise: theory's first best takes every seller's cost as c0 + c1 q, "
+                     "while the simulated first best (efficiency's yardstick) counts each "
+                     "seller at its own cost, so it is higher")
     return notes
