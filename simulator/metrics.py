@@ -164,6 +164,7 @@ def _best_by_cost(model: MarketState, theta: np.ndarray, live: np.ndarray) -> fl
     return kernels.matching_sum(tastes, p.capacity, q[order], -cost[order], up[order],
                                 -up_cost[order])
 
+
 def satisfaction(model: MarketState, t: Trades) -> np.ndarray:
     """Each trade's experienced payoff against expectation, valued by the buyer's own CPT
     value function (disappointment weighs lam times more than delight)."""
