@@ -75,10 +75,12 @@ def build_design(experiment: Experiment) -> Design:
     rng = design_rng(experiment.seed)
     d, n = len(factors), experiment.samples
     if experiment.design in ("random", "lhs"):
-        from scipy.stats import qmc
+        if experiment.design == "random":   # scipy.stats takes 0.4 s to import: only for lhs
+            unit = rng.random((n, d))
+        else:
+            from scipy.stats import qmc
 
-        unit = (rng.random((n, d)) if experiment.design == "random"
-                else qmc.LatinHypercube(d=d, rng=rng).random(n))
+            unit = qmc.LatinHypercube(d=d, rng=rng).random(n)
         points = [{f.key: f.from_unit(u) for f, u in zip(factors, row, strict=True)}
                   for row in unit]
         lows = np.array([f.design_bounds()[0] if f.is_range else 0.0 for f in factors])
