@@ -77,6 +77,12 @@ def _old_results(tmp_path: Path) -> Path:
     return out
 
 
+def _pool_worker(process: psutil.Process, sweep: psutil.Process) -> bool:
+    """Spawned by the sweep's process, or forked by its forkserver."""
+    line = " ".join(process.cmdline())
+    return "spawn_main" in line or ("forkserver" in line and process.ppid() != sweep.pid)
+
+
 # -- infogap run -----------------------------------------------------------------------------
 @pytest.mark.timeout(120)
 def test_sigterm_during_a_run_is_ctrl_c_and_keeps_the_old_folder(scenario_file, tmp_path):
@@ -102,13 +108,15 @@ def test_sigkilled_run_takes_its_workers_along_and_the_next_run_cleans_up(scenar
         parent = psutil.Process(proc.pid)
         workers: list[psutil.Process] = []
 
-        def two_workers() -> bool:   # pool workers (spawned), and the figure process
+        def two_workers() -> bool:   # pool workers (forked or spawned), the figure process
             workers[:] = [p for p in parent.children(recursive=True)
                           if "resource_tracker" not in " ".join(p.cmdline())]
-            return sum("spawn_main" in " ".join(p.cmdline()) for p in workers) >= 2
+            return sum(_pool_worker(p, parent) for p in workers) >= 2
 
         _wait_for(two_workers, proc, "two worker processes")
-        assert len(workers) == 3   # the figure process is the third
+        servers = sum(p.ppid() == parent.pid and "forkserver" in " ".join(p.cmdline())
+                      for p in workers)
+        assert len(workers) == 3 + servers   # the figure process is the third
         time.sleep(0.5)   # the workers are running
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -3,6 +3,7 @@ failing warm-up never breaks a pool."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from functools import partial
 
@@ -23,12 +24,19 @@ def warm(folder):
 
 def where(item):
     return item, os.getpid()
+
+
+def origin(item):
+    import sys
+    return os.getppid(), "simulator.sweep.warm_workers" in sys.modules
 """
 
 
-def _spawned_workers() -> int:
-    return sum("--multiprocessing-fork" in " ".join(child.cmdline())
-               for child in psutil.Process().children())
+def _pool_started() -> bool:
+    """Our forkserver (which forks the workers when runs come), or two spawned workers."""
+    children = [" ".join(child.cmdline()) for child in psutil.Process().children()]
+    return (sum("multiprocessing.forkserver" in c for c in children) == 1
+            or sum("--multiprocessing-fork" in c for c in children) == 2)
 
 
 @pytest.mark.timeout(120)
@@ -43,12 +51,28 @@ def test_every_worker_warms_up_before_its_runs(tmp_path, monkeypatch, executor):
     with make_executor(executor, 2, runs=6, warm_up=partial(warm_probe.warm, str(marks))
                        ) as pool:
         if executor == "local":
-            assert _spawned_workers() == 2   # started with the executor, before any run
+            assert _pool_started()   # with the executor, before any run
         ran = [result for _, result, error in pool.imap_unordered(warm_probe.where, range(6))]
     warmed = {int(mark.name.removeprefix("warm-")) for mark in marks.iterdir()}
     assert sorted(item for item, _ in ran) == list(range(6))
     assert len(warmed) == 2                       # each worker warmed up once
     assert {pid for _, pid in ran} <= warmed      # and every run ran on a warmed worker
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
+                    reason="workers are spawned where there is no forkserver")
+def test_local_workers_are_forked_ready_from_one_forkserver(tmp_path, monkeypatch):
+    (tmp_path / "warm_probe.py").write_text(PROBE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import warm_probe
+
+    with make_executor("local", 2, runs=4) as pool:
+        got = [result for _, result, _ in pool.imap_unordered(warm_probe.origin, range(4))]
+    parents = {parent for parent, _ in got}
+    assert len(parents) == 1 and parents != {os.getpid()}
+    assert "multiprocessing.forkserver" in " ".join(psutil.Process(parents.pop()).cmdline())
+    assert all(warmed for _, warmed in got)   # imported and warmed in the forkserver
 
 
 def test_a_failing_warm_up_only_costs_time(monkeypatch):

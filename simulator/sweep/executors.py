@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
 import signal
 import threading
 import time
@@ -150,14 +151,12 @@ def _interrupts_ignored():
 def _worker_init(parent: int, warm_up: Callable[[], None] | None = None) -> None:
     """Workers leave Ctrl-C to the parent, and exit if the parent dies (e.g. SIGKILL), which
     would otherwise leave them running queued runs or blocked on the task queue for ever.
-    The parent's pid is passed in: if it died while this worker was still starting,
-    `os.getppid()` already names the new parent (init), and the worker exits at once.
     Then `warm_up()`, which must not raise (an initializer that raises breaks the pool)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    own_parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_SECONDS)
+        _wait_for_exit(parent, own_parent)
         os._exit(1)
 
     threading.Thread(target=watch, name="infogap-parent-watch", daemon=True).start()
@@ -165,14 +164,57 @@ def _worker_init(parent: int, warm_up: Callable[[], None] | None = None) -> None
         warm_up()
 
 
+def _wait_for_exit(parent: int, own_parent: int) -> None:
+    """Return once process `parent` (the sweep's) has ended. A forked worker's own parent
+    is the forkserver, which outlives the sweep's process while any worker lives, so the
+    sweep's process is watched itself: through a pidfd (Linux; it also sees a parent that
+    is dead but not yet reaped), else by polling, which also ends when this worker's own
+    parent changes (a spawned worker orphaned)."""
+    try:
+        handle = os.pidfd_open(parent)
+    except (AttributeError, OSError):   # no pidfd here, or the parent is already gone
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])   # readable when the process ends
+        return
+    while os.getppid() == own_parent and _alive(parent):
+        time.sleep(PARENT_CHECK_SECONDS)
+
+
+#: Imported by the forkserver local workers are forked from: everything a run needs, warmed.
+WORKER_PRELOAD = ["simulator.sweep.warm_workers"]
+
+
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Forkserver where the platform has one, else spawn (Windows). This process is never
+    forked itself: it may hold threads (the Dask client, progress), and a fork copies them
+    mid-step. The forkserver holds no Python threads (the native pools it has, OpenBLAS's
+    and jemalloc's, prepare themselves for fork, as they do under the fork method)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_PRELOAD)
+    return context
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's process: the pid was reused
+        return False
+    return True
+
+
 def _started() -> None:
     """A task that does nothing: submitting one per worker starts the worker now."""
 
 
 class LocalExecutor(Executor):
-    """A spawn-context process pool (no fork: the parent may hold threads). Its workers are
-    started at once rather than at the first run: they import and warm up while the parent
-    plans, instead of after it."""
+    """A process pool whose workers are ready by the first run: the forkserver they are
+    forked from imports and warms up while this process plans (where there is none,
+    spawned workers are started at once, to import and warm up while it plans)."""
 
     def __init__(self, workers: int, warm_up: Callable[[], None] | None = None):
         self.workers = workers
@@ -180,10 +222,17 @@ class LocalExecutor(Executor):
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(max_workers=self.workers,
-                                   mp_context=multiprocessing.get_context("spawn"),
+        context = _worker_context()
+        pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                    initializer=_worker_init,
                                    initargs=(os.getpid(), self._warm_up))
+        if context.get_start_method() == "forkserver":
+            # Starting it returns at once; it preloads while this process plans, and the
+            # workers are forked when the first runs are submitted (waiting for it if need
+            # be): submitting now would block here until it is ready.
+            from multiprocessing import forkserver
+            forkserver.ensure_running()
+            return pool
         with _interrupts_ignored():   # each submit starts a worker while none is idle
             for _ in range(self.workers):
                 pool.submit(_started)
