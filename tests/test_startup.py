@@ -142,3 +142,18 @@ def test_panels_leave_room_for_wide_tick_labels_and_labels_beside_them():
                      for t in ax.xaxis.get_major_ticks() if t.label1.get_text())
         assert 0 < xlabel.y1 < lowest
     assert grid[0, -1].bbox.x1 < width
+
+
+def test_a_random_design_is_drawn_without_importing_scipy_stats(tmp_path):
+    """scipy.stats takes about 0.4 s to import; only the lhs design needs it (qmc)."""
+    (tmp_path / "scenario.toml").write_text("[scenario]\nsteps = 5\n[arms.base]\n")
+    (tmp_path / "exp.toml").write_text(
+        '[experiment]\nscenario = "scenario.toml"\ndesign = "random"\nsamples = 7\n'
+        '[factors]\n"market.taste.value" = { range = [1.5, 3.0] }\n')
+    code = ("import sys\nfrom simulator.sweep import load_experiment\n"
+            "from simulator.sweep.design import build_design\n"
+            "design = build_design(load_experiment(sys.argv[1]))\n"
+            "print(len(design.points), 'scipy.stats' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "exp.toml")], cwd=ROOT,
+                          check=True, capture_output=True, text=True)
+    assert done.stdout.split() == ["7", "False"]
