@@ -998,7 +998,7 @@ def envelope_sum(theta, slope, intercept):
 
 
 @njit(cache=True)
-def matching_sum(theta, capacity, slope, intercept, slope_up, intercept_up):
+def matching_sum(theta, capacity, slope, intercept):
     """The largest sum of max(0, the seller's best line at the taste) over matchings of
     `theta` (descending) to sellers (in order, each with `capacity` units) that do not
     cross. Some optimum matches the highest M tastes, each seller a run of at most
@@ -1017,8 +1017,10 @@ def matching_sum(theta, capacity, slope, intercept, slope_up, intercept_up):
         queue[0], head, tail = 0, 0, 1
         for r in range(1, n + 1):
             x = theta[r - 1]
-            run[r] = run[r - 1] + max(slope[j] * x + intercept[j],
-                                      slope_up[j] * x + intercept_up[j])
+            best = slope[j, 0] * x + intercept[j, 0]  # seller j's lines: one row each
+            for line in range(1, slope.shape[1]):
+                best = max(best, slope[j, line] * x + intercept[j, line])
+            run[r] = run[r - 1] + best
             if queue[head] < r - capacity:
                 head += 1
             s = queue[head]

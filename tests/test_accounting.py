@@ -151,7 +151,41 @@ def test_limited_units_go_to_tastes_as_the_best_assignment_would(seed):
     gain = np.maximum(np.maximum(theta[:, None] * q[units] - cost[units],
                                  theta[:, None] * up[units] - up_cost[units]), 0)
     rows, cols = linear_sum_assignment(gain, maximize=True)
-    assert matching_sum(theta, capacity, q[order], -cost[order], up[order], -up_cost[order]) \
+    slope, intercept = np.stack([q, up], axis=1), -np.stack([cost, up_cost], axis=1)
+    assert matching_sum(theta, capacity, slope[order], intercept[order]) \
+        == pytest.approx(gain[rows, cols].sum(), rel=1e-12, abs=1e-12)
+
+
+def _shirking_deals(rng, sellers, c1, threshold, shirk, saving):
+    """Each seller's four lines (full quality or shirked, each repaired up to `threshold`
+    or not), seller x line, with costs of at least `saving` (noisy or not)."""
+    q = rng.uniform(0, 1, sellers)
+    cost = saving + np.maximum(c1 * q + rng.normal(0, 0.2, sellers) * rng.integers(0, 2), 0)
+    slopes, costs = [], []
+    for made, made_cost in ((q, cost), (q - shirk, cost - saving)):
+        up = np.maximum(made, threshold)
+        slopes += [made, up]
+        costs += [made_cost, made_cost + c1 * (up - made)]
+    return q, np.stack(slopes, axis=1), -np.stack(costs, axis=1)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_limited_units_with_shirking_go_as_the_best_assignment_would(seed):
+    from scipy.optimize import linear_sum_assignment
+
+    from simulator.kernels import matching_sum
+
+    rng = np.random.default_rng(seed)
+    q, slope, intercept = _shirking_deals(rng, int(rng.integers(1, 25)), rng.uniform(0, 1.5),
+                                          rng.uniform(0, 1), rng.uniform(0, 0.5),
+                                          rng.uniform(0, 1))
+    order, capacity = np.lexsort((-q, -slope.max(axis=1))), int(rng.integers(1, 4))
+    theta = np.sort(rng.uniform(0, 2, int(rng.integers(1, 60))))[::-1]
+    theta = theta[: len(order) * capacity].copy()
+    units = np.repeat(order, capacity)
+    gain = np.maximum((theta[:, None, None] * slope[units] + intercept[units]).max(axis=2), 0)
+    rows, cols = linear_sum_assignment(gain, maximize=True)
+    assert matching_sum(theta, capacity, slope[order], intercept[order]) \
         == pytest.approx(gain[rows, cols].sum(), rel=1e-12, abs=1e-12)
 
 
@@ -168,3 +202,46 @@ def test_efficiency_never_beats_first_best_when_costs_are_noisy(capacity):
         df = run_market({**market, "information": "transparent",
                          "taste": {"distribution": "constant", "value": 1.5}}, 60, 5)
         assert df["efficiency"].iloc[-20:].to_numpy() == pytest.approx(1.0, abs=1e-9)
+
+
+# -- first best where shirking pays (moral hazard with a large saving) -----------------------
+def _first_best_by_hand(model, shirk, saving, threshold=None):
+    """Each active buyer's best deal over every live seller, as made or shirked (each
+    repaired up to `threshold` at c1 when given), or nothing."""
+    p, s = model.params, model.sellers
+    live = np.flatnonzero(s.in_market[: s.size])
+    theta = model.buyers.theta[model.active_buyers()][:, None]
+    q, cost = s.quality[live], s.cost[live]
+    best = np.zeros(theta.shape)
+    for made, made_cost in ((q, cost), (q - shirk, np.maximum(cost - saving, 0))):
+        ups = [made] if threshold is None else [made, np.maximum(made, threshold)]
+        for up in ups:
+            value = theta * up - made_cost - p.cost.c1 * (up - made)
+            best = np.maximum(best, value.max(axis=1, keepdims=True))
+    return float(best.sum())
+
+
+@pytest.mark.parametrize(("saving", "noise", "warranty", "pays"), [
+    (0.5, 0.0, False, True), (0.5, 0.1, False, True), (1.5, 0.0, True, True),
+    (0.1, 0.0, False, False)])
+def test_first_best_counts_shirking_where_it_pays(saving, noise, warranty, pays):
+    # Buyers of taste below saving / shirk are better served by a shirked unit (less
+    # quality, less cost), where any unit is worth buying to them; the first best took
+    # only full quality, so it was too low. At saving 0.1 the buyers for whom shirking
+    # would pay (taste below 1/3) have no unit worth its cost either way.
+    market = {**RETAIL, "taste": {"distribution": "uniform", "low": 0.2, "high": 2.0},
+              "cost": {"c0": 0.2, "c1": 0.5, "noise": noise},
+              "moral_hazard": {"enabled": True, "shirk": 0.3, "saving": saving},
+              "warranty": {"enabled": warranty, "threshold": 0.6}}
+    model = MarketModel(market, rng=4)
+    for _ in range(3):
+        model.step()
+    m = model.market
+    got = metric_calc.first_best(m, m.active_buyers())
+    threshold = 0.6 if warranty else None
+    assert got == pytest.approx(_first_best_by_hand(m, 0.3, saving, threshold), rel=1e-12)
+    never_shirked = _first_best_by_hand(m, 0.0, 0.0, threshold)
+    if pays:
+        assert got > never_shirked * 1.001
+    else:   # the yardstick is the usual one
+        assert got == pytest.approx(never_shirked, rel=1e-12)

@@ -154,6 +154,13 @@ class Mechanism:
         quality (e.g. by repair): the first best counts it."""
         return quality
 
+    def alternatives(self, m: MarketState, quality: np.ndarray, cost: np.ndarray
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Deals a seller of this capability and unit cost could make instead of delivering
+        it (e.g. shirking): (quality delivered, unit cost) per seller. The first best takes
+        each buyer's best deal, so one that pays for some buyers raises the yardstick."""
+        return []
+
     def deceptive(self, m: MarketState, sellers: np.ndarray, made: np.ndarray
                   ) -> np.ndarray | None:
         """Trades that deliver less than was claimed or implied."""

@@ -31,5 +31,9 @@ class HiddenAction(SellerChoice):
     def made(self, m, sellers, quality):
         return quality - self.p.shirk * m.sellers.shirking[sellers]
 
+    def alternatives(self, m, quality, cost):
+        # shirking pays a buyer of taste theta when saving > theta * shirk
+        return [(quality - self.p.shirk, np.maximum(cost - self.p.saving, 0.0))]
+
     def deceptive(self, m, sellers, made):
         return m.sellers.shirking[sellers].copy()
