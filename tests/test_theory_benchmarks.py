@@ -274,6 +274,16 @@ def test_theory_says_its_first_best_leaves_out_cost_noise():
     assert any("cost noise" in note for note in arms["noisy_costs"].notes)
     assert not any("cost noise" in note for note in arms["published"].notes)
 
+def test_theory_says_its_first_best_leaves_out_shirking_that_pays():
+    path = ROOT / "scenarios/moral_hazard.toml"
+    shipped = {t.arm: t for t in theories(Scenario.load(path))}
+    assert not any("shirking" in note for t in shipped.values() for note in t.notes)
+    large = {t.arm: t for t in theories(Scenario.load(
+        path, overrides={"market.moral_hazard.saving": 1.0}))}   # pays below taste 3.33
+    assert any("shirking" in note for note in large["anonymous"].notes)
+    assert not any("shirking" in note for note in large["honest"].notes)   # cannot shirk
+
+
 def test_theory_command(capsys, tmp_path):
     assert main(["theory", str(ROOT / "scenarios/two_types.toml"), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

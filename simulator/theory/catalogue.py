@@ -35,6 +35,7 @@ def arm_theory(arm: str, params: MarketParams, quick: bool = False) -> ArmTheory
     if not quick:
         theory.facts += unknown_seller(market)
         theory.notes += _population_notes(params)
+        theory.notes += _shirking_note(params, market)
     dynamic = [name for name in DYNAMIC if getattr(params, name).enabled]
     if dynamic:
         theory.notes.append(f"no static benchmark: {', '.join(dynamic)} work through learning "
@@ -99,6 +100,19 @@ def _akerlof_thresholds(theory: ArmTheory, params: MarketParams, market: StaticM
                                          "quality.low", 0.0, q.high, pools)
         add(Threshold("akerlof", "pooling_exists", "quality.low", value,
                       "quality floor L from which every seller trades"))
+
+
+def _shirking_note(params: MarketParams, market: StaticMarket) -> list[str]:
+    """Theory's first best delivers full quality; the simulated one lets a buyer whose
+    taste is below saving / shirk take a shirked unit (`Mechanism.alternatives`)."""
+    mh = params.moral_hazard
+    lowest = min(float(group.tastes.min()) for group in market.groups)
+    if not mh.enabled or mh.saving <= lowest * mh.shirk:
+        return []
+    return [f"moral hazard: shirking saves more than it costs buyers of taste below "
+            f"{mh.saving / mh.shirk:.3g} (saving / shirk); theory's first best delivers full "
+            "quality, while the simulated first best (efficiency's yardstick) lets them take "
+            "a shirked unit, so it can be higher"]
 
 
 def _population_notes(params: MarketParams) -> list[str]:
