@@ -282,6 +282,9 @@ def test_theory_says_its_first_best_leaves_out_shirking_that_pays():
         path, overrides={"market.moral_hazard.saving": 1.0}))}   # pays below taste 3.33
     assert any("shirking" in note for note in large["anonymous"].notes)
     assert not any("shirking" in note for note in large["honest"].notes)   # cannot shirk
+    free = {t.arm: t for t in theories(Scenario.load(
+        path, overrides={"market.moral_hazard.shirk": 0.0}))}   # withholds nothing
+    assert any("every buyer" in note for note in free["anonymous"].notes)
 
 
 def test_theory_command(capsys, tmp_path):

@@ -109,10 +109,11 @@ def _shirking_note(params: MarketParams, market: StaticMarket) -> list[str]:
     lowest = min(float(group.tastes.min()) for group in market.groups)
     if not mh.enabled or mh.saving <= lowest * mh.shirk:
         return []
-    return [f"moral hazard: shirking saves more than it costs buyers of taste below "
-            f"{mh.saving / mh.shirk:.3g} (saving / shirk); theory's first best delivers full "
-            "quality, while the simulated first best (efficiency's yardstick) lets them take "
-            "a shirked unit, so it can be higher"]
+    whom = (f"buyers of taste below {mh.saving / mh.shirk:.3g} (saving / shirk)" if mh.shirk > 0
+            else "every buyer (nothing is withheld)")
+    return [f"moral hazard: shirking saves more than it costs {whom}; theory's first best "
+            "delivers full quality, while the simulated first best (efficiency's yardstick) "
+            "lets them take a shirked unit, so it can be higher"]
 
 
 def _population_notes(params: MarketParams) -> list[str]:
