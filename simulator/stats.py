@@ -17,6 +17,9 @@ from typing import NamedTuple
 import numpy as np
 
 LEVEL = 0.95
+#: Relative size below which two replications' values count as equal (summing the same
+#: numbers in another order or count leaves differences of about 1e-16 of their size).
+ROUNDING = 1e-12
 
 
 def t_quantile(q, df):
@@ -79,9 +82,12 @@ def _clip(x: float, low: float, high: float) -> float:
 def paired_difference(treated, baseline, level: float = LEVEL) -> PairedDifference:
     """treated - baseline over replications where both are defined: paired t-test.
 
-    `effect_size` is Cohen's d_z (mean difference / sd of differences). When every
-    pair differs by the same amount (up to rounding) the sd is 0: p is 1 for a zero
-    difference and 0 otherwise, and d_z is 0 or +-inf accordingly.
+    `effect_size` is Cohen's d_z (mean difference / sd of differences). Pairs equal up
+    to rounding (every difference within `ROUNDING` of the values' size, e.g. prices
+    posted alike but averaged over different numbers of trades) differ by exactly 0:
+    the t-test would read a "difference" out of the last bits. When every pair differs
+    by the same amount (up to rounding) the sd is 0: p is 1 for a zero difference and 0
+    otherwise, and d_z is 0 or +-inf accordingly.
     """
     a = np.asarray(treated, dtype=float)
     b = np.asarray(baseline, dtype=float)
@@ -92,6 +98,9 @@ def paired_difference(treated, baseline, level: float = LEVEL) -> PairedDifferen
     n = int(d.size)
     if n == 0:
         return PairedDifference(math.nan, math.nan, math.nan, math.nan, math.nan, 0)
+    size = max(float(np.max(np.abs(a[keep]))), float(np.max(np.abs(b[keep]))))
+    if float(np.max(np.abs(d))) <= ROUNDING * size:
+        d = np.zeros(n)
     diff = float(d.mean())
     if n < 2:
         return PairedDifference(diff, math.nan, math.nan, math.nan, math.nan, n)

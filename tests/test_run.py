@@ -89,6 +89,23 @@ def test_paired_difference_drops_incomplete_pairs_and_handles_constant_differenc
     assert (none.diff, none.p_value, none.effect_size) == (0.0, 1.0, 0.0)
 
 
+def test_paired_values_equal_up_to_rounding_do_not_differ():
+    # The same posted price averaged over different numbers of trades: equal but for the
+    # last bits, which a t-test read as d_z = -1.65 between two markup-priced arms.
+    def mean_of(price, trades):
+        return float(np.full(trades, price).sum() / trades)
+
+    treated = [mean_of(0.45, n) for n in (7, 13, 29, 31, 57)]
+    base = [mean_of(0.45, n) for n in (11, 17, 23, 41, 53)]
+    assert any(t != b for t, b in zip(treated, base, strict=True))   # in the last bits
+    got = paired_difference(treated, base)
+    assert (got.diff, got.ci_low, got.ci_high, got.p_value, got.effect_size) \
+        == (0.0, 0.0, 0.0, 1.0, 0.0)
+    # A difference far below the values' own noise but above rounding is still one.
+    real = paired_difference([0.45 + 1e-9 * k for k in (1.0, 1.1, 0.9, 1.2, 1.0)], [0.45] * 5)
+    assert real.diff > 0 and real.effect_size > 0 and real.p_value < 0.05
+
+
 def test_t_quantile_and_sf_give_scipy_stats_bits():
     # stats.py calls scipy.special's ufuncs (scipy.stats takes ~1.5 s to import): same bits.
     df = np.arange(1, 200)
