@@ -3,12 +3,16 @@ failing warm-up never breaks a pool."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
+import subprocess
+import sys
 from functools import partial
 
 import psutil
 import pytest
+from conftest import ROOT
 
 from simulator.sweep import work
 from simulator.sweep.executors import make_executor
@@ -62,16 +66,23 @@ def test_every_worker_warms_up_before_its_runs(tmp_path, monkeypatch, executor):
 @pytest.mark.timeout(120)
 @pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
                     reason="workers are spawned where there is no forkserver")
-def test_local_workers_are_forked_ready_from_one_forkserver(tmp_path, monkeypatch):
+def test_local_workers_are_forked_ready_from_one_forkserver(tmp_path):
+    # In a fresh interpreter: the forkserver is one per process, and one that a Dask
+    # cluster started first preloads distributed, not the engine.
     (tmp_path / "warm_probe.py").write_text(PROBE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    import warm_probe
-
-    with make_executor("local", 2, runs=4) as pool:
-        got = [result for _, result, _ in pool.imap_unordered(warm_probe.origin, range(4))]
+    code = ("import json, os, sys\nfrom simulator.sweep.executors import make_executor\n"
+            "import warm_probe\n"
+            "if __name__ == '__main__':\n"
+            "    with make_executor('local', 2, runs=4) as pool:\n"
+            "        got = [r for _, r, _ in pool.imap_unordered(warm_probe.origin, range(4))]\n"
+            "    print(json.dumps([os.getpid(), got]))\n")
+    (tmp_path / "probe_main.py").write_text(code)
+    done = subprocess.run([sys.executable, str(tmp_path / "probe_main.py")], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"},
+                          check=True, capture_output=True, text=True, timeout=100)
+    me, got = json.loads(done.stdout.strip().splitlines()[-1])
     parents = {parent for parent, _ in got}
-    assert len(parents) == 1 and parents != {os.getpid()}
-    assert "multiprocessing.forkserver" in " ".join(psutil.Process(parents.pop()).cmdline())
+    assert len(got) == 4 and len(parents) == 1 and parents != {me}
     assert all(warmed for _, warmed in got)   # imported and warmed in the forkserver
 
 
