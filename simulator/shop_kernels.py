@@ -32,7 +32,7 @@ not by a scan of the buyer's memory slots.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from . import kernels, power
 
@@ -324,6 +324,35 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
                 count += 1
         _below_for_certain(count, cell, cut, has_floor, valuation, fast, tables, scratch, kept,
                            shifted, flat)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def cell_values_threaded(rows, buyers, cands, theta, mean, var, cost, pool, floors,
+                         has_floor, valuation, fast, prune, tables, block, value, chunks):
+    """`cell_values` with `rows` shared out in `chunks` runs to threads (compiled only
+    when used). A cell's value does not depend on the run it is in (pruning may leave
+    other cells below the cutoff -inf, as it may in one thread)."""
+    n = rows.shape[0]
+    per = (n + chunks - 1) // chunks
+    for c in prange(chunks):
+        lo, hi = min(n, c * per), min(n, (c + 1) * per)
+        if lo < hi:
+            cell_values(rows[lo:hi], buyers, cands, theta, mean, var, cost, pool, floors,
+                        has_floor, valuation, fast, prune, tables, block, value)
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def best_values_threaded(rows, buyers, cands, theta, mean, var, cost, pool, floors,
+                         has_floor, valuation, fast, tables, cutoff, value, chunks):
+    """`best_values` with `rows` shared out in `chunks` runs to threads (compiled only
+    when used): each row's pivot and bounds are its own, so the values are one thread's."""
+    n = rows.shape[0]
+    per = (n + chunks - 1) // chunks
+    for c in prange(chunks):
+        lo, hi = min(n, c * per), min(n, (c + 1) * per)
+        if lo < hi:
+            best_values(rows[lo:hi], buyers, cands, theta, mean, var, cost, pool, floors,
+                        has_floor, valuation, fast, tables, cutoff, value)
 
 
 #: `predictive_beliefs`' claims and reviews terms when the mechanism is off.

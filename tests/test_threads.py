@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import TINY_SCENARIO
 
-from simulator import kernels
+from simulator import kernels, shop_kernels
 from simulator.cli import main
 from simulator.sweep.executors import make_executor, with_threads
 
@@ -14,10 +14,16 @@ from simulator.sweep.executors import make_executor, with_threads
 #: out blocks), with every step valuing candidates and pricing reservations.
 THREADED_SCENARIO = TINY_SCENARIO.replace("buyers = 60", "buyers = 900").replace(
     "sellers = 20", "sellers = 40")
-#: ... and an arm a mechanism shops in, so both shops run threaded (kernels.shop_plain and
-#: the step-by-step one).
+#: ... and arms a mechanism shops in, so both shops run threaded (kernels.shop_plain and
+#: the step-by-step one, valuing every cell, and with unlimited capacity only each
+#: buyer's best).
 THREADED_ARMS = THREADED_SCENARIO + """
 [arms.trials.market.trials]
+enabled = true
+
+[arms.unlimited.market]
+capacity = 0
+[arms.unlimited.market.trials]
 enabled = true
 """
 
@@ -47,9 +53,11 @@ def test_two_threads_write_the_same_bytes_as_one(scenario_file, tmp_path, one_th
                      "--threads", str(threads), "--out", str(out)]) == 0
         written[threads] = {name: (out / name).read_bytes()
                             for name in ("timeseries.csv", "summary.csv", "comparison.csv")}
-    assert written[1]["timeseries.csv"].count(b"\n") == 1 + 3 * 2 * 12
-    assert kernels._lottery_values_threaded.signatures   # the threaded kernels did run
+    assert written[1]["timeseries.csv"].count(b"\n") == 1 + 4 * 2 * 12
+    # the threaded kernels did run: both shops, and the reservation prices
     assert kernels._shop_plain_threaded.signatures
+    assert shop_kernels.cell_values_threaded.signatures
+    assert shop_kernels.best_values_threaded.signatures
     assert kernels._reservation_prices_threaded.signatures
     assert written[2] == written[1]
     assert kernels.get_threads() == 1   # the run's setting does not outlive it

@@ -193,13 +193,13 @@ def value_cells(m: MarketState, offers: Offers, cost: np.ndarray, cutoff: float,
     with `best_only`, compiled, so may values below their row's best for certain (each
     row's best, its first column and which cells reach `cutoff` are exact).
 
-    Compiled, each segment's cells go through `Valuation.cells` in one pass; the numpy
-    reference below (`compiled=False`, and with threads, whose `kernels.lottery_values`
-    shares the rows out) gathers every cell's taste, spread and floor first.
+    Compiled, each segment's cells go through `Valuation.cells` in one pass (with threads,
+    its rows shared out); the numpy reference below (`compiled=False`) gathers every
+    cell's taste, spread and floor first.
     """
     s, b = m.sellers, m.buyers
     buyers, cands = offers.buyers, offers.cands
-    if compiled and kernels.get_threads() == 1:
+    if compiled:
         value = np.empty(cands.shape)
         floors = m.quality_floor(np.arange(N_POOLS)) if m.has_floor else None
         segment = b.segment[buyers] if len(m.valuations) > 1 else None
