@@ -370,16 +370,42 @@ def predictive_beliefs(buyers, cands, beliefs, claims, reviews, delivery_var):
     weight, rating_var; a buyer reads trust x its segment's reading), then delivery_var
     added to the variance: their operations in their order, so the same bits.
     `beliefs` is `kernels.shop_plain`'s tuple; a seller is in at most one memory slot."""
+    n, k = cands.shape
+    mean, var = np.empty((n, k)), np.empty((n, k))
+    slot = np.empty((n, k), dtype=np.int64)
+    _predictive_rows(0, n, buyers, cands, beliefs, claims, reviews, delivery_var, mean, var,
+                     slot)
+    return mean, var, slot
+
+
+@njit(cache=True, parallel=True)
+def predictive_beliefs_threaded(buyers, cands, beliefs, claims, reviews, delivery_var, chunks):
+    """`predictive_beliefs` with the rows shared out in `chunks` runs to threads (compiled
+    only when used); a cell's belief is its buyer's own, so the bits are one thread's."""
+    n, k = cands.shape
+    mean, var = np.empty((n, k)), np.empty((n, k))
+    slot = np.empty((n, k), dtype=np.int64)
+    per = (n + chunks - 1) // chunks
+    for c in prange(chunks):
+        lo, hi = min(n, c * per), min(n, (c + 1) * per)
+        if lo < hi:
+            _predictive_rows(lo, hi, buyers, cands, beliefs, claims, reviews, delivery_var,
+                             mean, var, slot)
+    return mean, var, slot
+
+
+@njit(cache=True)
+def _predictive_rows(lo, hi, buyers, cands, beliefs, claims, reviews, delivery_var, mean, var,
+                     slot):
+    """`predictive_beliefs` of rows lo..hi-1, into mean, var and slot."""
     (pub_mean, pub_var, pool, pool_mean, pool_precision, pool_sq, noise_var, action_var,
      all_learnable, remembers, slot_seller, slot_mean, slot_precision) = beliefs
     has_claims, credibility, claim = claims
     has_reviews, trust, segment, reading_by_segment, rev_n, rev_sum, weight, rating_var = reviews
-    n, k = cands.shape
-    mean, var = np.empty((n, k)), np.empty((n, k))
-    slot = np.empty((n, k), dtype=np.int64)
+    k = cands.shape[1]
     seen_by = np.full(pub_mean.shape[0], -1, dtype=np.int64)  # last buyer index i that ...
     seen_slot = np.empty(pub_mean.shape[0], dtype=np.int64)   # ... remembered it, and where
-    for i in range(n):
+    for i in range(lo, hi):
         row = buyers[i]
         if remembers:
             for r in range(slot_seller.shape[1]):
@@ -413,4 +439,3 @@ def predictive_beliefs(buyers, cands, beliefs, claims, reviews, delivery_var):
                     v = 1.0 / new_prec
             mean[i, c] = q
             var[i, c] = v + delivery_var
-    return mean, var, slot

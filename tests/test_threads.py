@@ -56,6 +56,7 @@ def test_two_threads_write_the_same_bytes_as_one(scenario_file, tmp_path, one_th
     assert written[1]["timeseries.csv"].count(b"\n") == 1 + 4 * 2 * 12
     # the threaded kernels did run: both shops, and the reservation prices
     assert kernels._shop_plain_threaded.signatures
+    assert shop_kernels.predictive_beliefs_threaded.signatures
     assert shop_kernels.cell_values_threaded.signatures
     assert shop_kernels.best_values_threaded.signatures
     assert kernels._reservation_prices_threaded.signatures
