@@ -326,16 +326,22 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
                            shifted, flat)
 
 
+@njit(cache=True)
+def _chunk(c, chunks, n):
+    """Rows lo..hi-1 of run c when n rows are shared out in `chunks` runs (the threaded
+    twins below)."""
+    per = (n + chunks - 1) // chunks
+    return min(n, c * per), min(n, (c + 1) * per)
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def cell_values_threaded(rows, buyers, cands, theta, mean, var, cost, pool, floors,
                          has_floor, valuation, fast, prune, tables, block, value, chunks):
     """`cell_values` with `rows` shared out in `chunks` runs to threads (compiled only
     when used). A cell's value does not depend on the run it is in (pruning may leave
     other cells below the cutoff -inf, as it may in one thread)."""
-    n = rows.shape[0]
-    per = (n + chunks - 1) // chunks
     for c in prange(chunks):
-        lo, hi = min(n, c * per), min(n, (c + 1) * per)
+        lo, hi = _chunk(c, chunks, rows.shape[0])
         if lo < hi:
             cell_values(rows[lo:hi], buyers, cands, theta, mean, var, cost, pool, floors,
                         has_floor, valuation, fast, prune, tables, block, value)
@@ -346,10 +352,8 @@ def best_values_threaded(rows, buyers, cands, theta, mean, var, cost, pool, floo
                          has_floor, valuation, fast, tables, cutoff, value, chunks):
     """`best_values` with `rows` shared out in `chunks` runs to threads (compiled only
     when used): each row's pivot and bounds are its own, so the values are one thread's."""
-    n = rows.shape[0]
-    per = (n + chunks - 1) // chunks
     for c in prange(chunks):
-        lo, hi = min(n, c * per), min(n, (c + 1) * per)
+        lo, hi = _chunk(c, chunks, rows.shape[0])
         if lo < hi:
             best_values(rows[lo:hi], buyers, cands, theta, mean, var, cost, pool, floors,
                         has_floor, valuation, fast, tables, cutoff, value)
@@ -385,9 +389,8 @@ def predictive_beliefs_threaded(buyers, cands, beliefs, claims, reviews, deliver
     n, k = cands.shape
     mean, var = np.empty((n, k)), np.empty((n, k))
     slot = np.empty((n, k), dtype=np.int64)
-    per = (n + chunks - 1) // chunks
     for c in prange(chunks):
-        lo, hi = min(n, c * per), min(n, (c + 1) * per)
+        lo, hi = _chunk(c, chunks, n)
         if lo < hi:
             _predictive_rows(lo, hi, buyers, cands, beliefs, claims, reviews, delivery_var,
                              mean, var, slot)
