@@ -596,8 +596,28 @@ def fade(pool_precision, precision, mean, seller, used, since, keep, floor, rate
     not refreshed since step `since` drift a share `rate` toward what the buyer would
     expect of that seller as a stranger: its public quality where there is any, else the
     buyer's pooled belief about sellers of its badge pool."""
-    n, memory = precision.shape
-    for i in range(n):
+    _fade_rows(0, precision.shape[0], pool_precision, precision, mean, seller, used, since,
+               keep, floor, rate, pool_mean, seller_pool, pub_mean, pub_var)
+
+
+@njit(cache=True, parallel=True)
+def fade_threaded(pool_precision, precision, mean, seller, used, since, keep, floor, rate,
+                  pool_mean, seller_pool, pub_mean, pub_var, chunks):
+    """`fade` with the rows shared out in `chunks` runs to threads (compiled only when
+    used): each row fades on its own, so the same bits."""
+    n = precision.shape[0]
+    per = (n + chunks - 1) // chunks
+    for c in prange(chunks):
+        _fade_rows(min(n, c * per), min(n, (c + 1) * per), pool_precision, precision, mean,
+                   seller, used, since, keep, floor, rate, pool_mean, seller_pool, pub_mean,
+                   pub_var)
+
+
+@njit(cache=True)
+def _fade_rows(lo, hi, pool_precision, precision, mean, seller, used, since, keep, floor,
+               rate, pool_mean, seller_pool, pub_mean, pub_var):
+    memory = precision.shape[1]
+    for i in range(lo, hi):
         if keep < 1.0:
             for k in range(pool_precision.shape[1]):
                 p = pool_precision[i, k] * keep
