@@ -8,6 +8,7 @@ from conftest import TINY_SCENARIO
 
 from simulator import kernels, shop_kernels
 from simulator.cli import main
+from simulator.mechanisms import _kernels as mechanism_kernels
 from simulator.sweep.executors import make_executor, with_threads
 
 #: Enough buyers that a step's lotteries span many of the kernels' blocks (threads share
@@ -16,7 +17,7 @@ THREADED_SCENARIO = TINY_SCENARIO.replace("buyers = 60", "buyers = 900").replace
     "sellers = 20", "sellers = 40")
 #: ... and arms a mechanism shops in, so both shops run threaded (kernels.shop_plain and
 #: the step-by-step one, valuing every cell, and with unlimited capacity only each
-#: buyer's best).
+#: buyer's best), one with personal prices.
 THREADED_ARMS = THREADED_SCENARIO + """
 [arms.trials.market.trials]
 enabled = true
@@ -24,6 +25,8 @@ enabled = true
 [arms.unlimited.market]
 capacity = 0
 [arms.unlimited.market.trials]
+enabled = true
+[arms.unlimited.market.personalized_pricing]
 enabled = true
 """
 
@@ -54,12 +57,14 @@ def test_two_threads_write_the_same_bytes_as_one(scenario_file, tmp_path, one_th
         written[threads] = {name: (out / name).read_bytes()
                             for name in ("timeseries.csv", "summary.csv", "comparison.csv")}
     assert written[1]["timeseries.csv"].count(b"\n") == 1 + 4 * 2 * 12
-    # the threaded kernels did run: both shops, and the reservation prices
+    # the threaded kernels did run: both shops, the reservation prices, beliefs fading
     assert kernels._shop_plain_threaded.signatures
     assert shop_kernels.predictive_beliefs_threaded.signatures
     assert shop_kernels.cell_values_threaded.signatures
     assert shop_kernels.best_values_threaded.signatures
     assert kernels._reservation_prices_threaded.signatures
+    assert kernels.fade_threaded.signatures
+    assert mechanism_kernels.personal_prices_threaded.signatures
     assert written[2] == written[1]
     assert kernels.get_threads() == 1   # the run's setting does not outlive it
 

@@ -5,7 +5,7 @@ numpy it replaced, element by element (same operations in the same order)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
 
@@ -14,10 +14,33 @@ from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
 def personal_prices(cands, buyers, theta, mean_theta, capture, price, has_data, unit_cost):
     """(price asked, personal): where the candidate (-1 read as row 0) holds buyer data,
     its price scaled by the buyer's taste relative to `mean_theta`, never below unit cost."""
-    n, k = cands.shape
-    asked = np.empty((n, k))
-    personal = np.empty((n, k), dtype=np.bool_)
-    for i in range(n):
+    asked = np.empty(cands.shape)
+    personal = np.empty(cands.shape, dtype=np.bool_)
+    _personal_rows(0, cands.shape[0], cands, buyers, theta, mean_theta, capture, price,
+                   has_data, unit_cost, asked, personal)
+    return asked, personal
+
+
+@njit(cache=True, parallel=True)
+def personal_prices_threaded(cands, buyers, theta, mean_theta, capture, price, has_data,
+                             unit_cost, chunks):
+    """`personal_prices` with the rows shared out in `chunks` runs to threads (compiled
+    only when used): each cell's price is its own, so the same bits."""
+    n = cands.shape[0]
+    asked = np.empty(cands.shape)
+    personal = np.empty(cands.shape, dtype=np.bool_)
+    per = (n + chunks - 1) // chunks
+    for c in prange(chunks):
+        _personal_rows(min(n, c * per), min(n, (c + 1) * per), cands, buyers, theta,
+                       mean_theta, capture, price, has_data, unit_cost, asked, personal)
+    return asked, personal
+
+
+@njit(cache=True)
+def _personal_rows(lo, hi, cands, buyers, theta, mean_theta, capture, price, has_data,
+                   unit_cost, asked, personal):
+    k = cands.shape[1]
+    for i in range(lo, hi):
         scale = 1 + capture * (theta[buyers[i]] / mean_theta - 1)
         for c in range(k):
             j = max(cands[i, c], 0)
@@ -28,7 +51,6 @@ def personal_prices(cands, buyers, theta, mean_theta, capture, price, has_data, 
                 asked[i, c] = custom if custom > floor or custom != custom else floor
             else:
                 asked[i, c] = price[i, c]
-    return asked, personal
 
 
 @njit(cache=True)
