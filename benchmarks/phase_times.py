@@ -8,6 +8,7 @@ about half a microsecond, a few tenths of a millisecond a step over all the hook
 
     python benchmarks/phase_times.py 300 500                  # every mechanism, steps 300-500
     python benchmarks/phase_times.py 300 500 --market core
+    NUMBA_NUM_THREADS=2 python benchmarks/phase_times.py 300 500 --threads 2
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ def main() -> None:
     parser.add_argument("--market", default="every_mechanism", choices=["core", "every_mechanism"])
     parser.add_argument("--buyers", type=int, default=10_000)
     parser.add_argument("--sellers", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1, help="numba threads (--threads)")
     args = parser.parse_args()
 
-    from simulator import metrics, phases
+    from simulator import kernels, metrics, phases
     from simulator.mechanisms.base import Mechanism
     from simulator.model import MarketModel
 
@@ -64,6 +66,7 @@ def main() -> None:
     for name in MODEL_METHODS:
         setattr(MarketModel, name, timed(spent, on, f"model.{name}", getattr(MarketModel, name)))
 
+    kernels.set_threads(args.threads)
     model = MarketModel({"buyers": args.buyers, "sellers": args.sellers,
                          **market(args.market)}, rng=1)
     hooks = [name for name, value in vars(Mechanism).items()
@@ -82,7 +85,7 @@ def main() -> None:
         buyers += len(model.market.active_buyers())
         model.step()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"steps {args.start}-{args.end} of {args.market}: {wall / steps * 1e3:.2f} ms a step "
+    print(f"steps {args.start}-{args.end} of {args.market}, {args.threads} thread(s): {wall / steps * 1e3:.2f} ms a step "
           f"(CPU {cpu / steps * 1e3:.2f}), {buyers / steps:.0f} active buyers, "
           f"{wall / buyers * 1e6:.3f} us a buyer-step")
     for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
