@@ -13,6 +13,8 @@ Each measurement runs in a fresh process so peak RSS is its own.
 
     python benchmarks/bench_sweep.py            # everything (~4 min on 2 idle cores)
     python benchmarks/bench_sweep.py --quick    # smaller sweeps
+    python benchmarks/bench_sweep.py --throughput --runs 960   # a longer sweep: the
+        # workers' start-up (a fixed ~0.5 s) weighs less in the ratios
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sweeps")
     parser.add_argument("--throughput", action="store_true", help="throughput only")
+    parser.add_argument("--runs", type=int, help="runs in the throughput sweeps (default 240, "
+                        "--quick 40)")
     parser.add_argument("--one", nargs=3, metavar=("KIND", "RUNS", "WORKERS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -117,7 +121,7 @@ def main() -> None:
         kind, runs, workers = args.one
         print(json.dumps(measure(kind, int(runs), int(workers))), flush=True)
         return
-    runs = 40 if args.quick else 240
+    runs = args.runs or (40 if args.quick else 240)
     one = fresh("throughput", runs, 1)
     print(json.dumps(one), flush=True)
     two = fresh("throughput", runs, 2)
