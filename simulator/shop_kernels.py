@@ -18,7 +18,8 @@ cell, no power) leaves out nine in ten of those, and the kernels' binade bounds 
 the rest; a cell whose lottery is its row's pivot's again (the seller drawn twice) takes
 the pivot's value.
 
-`first_choices`: `phases.shop.allocate`'s rule without capacity limits.
+`first_choices`: `phases.shop.allocate`'s rule without capacity limits; `allocate`: its
+rounds with them (in numpy a dozen calls a round: a sort by seller, ranks, counts).
 
 `candidates`: the current seller and the sampled ones in one pass, instead of a gather,
 the memory look-up, `np.where` and `np.concatenate`.
@@ -152,6 +153,67 @@ def _first_choices(value, acceptable, threshold, by_threshold):
                 any_ = any_ or acceptable[i, c]
         wanted[i] = any_
     return pick, wanted
+
+
+@njit(cache=True)
+def allocate(cands, value, acceptable, capacity, priority, sellers):
+    """`phases.shop.allocate` with capacity limits, its rounds in one pass each: every
+    open buyer proposes to the next candidate on its list (its columns by value, highest
+    first, ties in column order, NaN last: np.argsort(-value, kind="stable")); a buyer
+    whose proposal is not acceptable stops; each seller serves the proposers of a round
+    in `priority` order while it has units left from earlier rounds, and the rest move
+    down their lists. Buyers taken in priority order and counted per seller give the
+    reference's ranks within each seller's proposers, so the same columns."""
+    n, width = cands.shape
+    order = np.empty((n, width), dtype=np.int64)
+    for i in range(n):
+        for c in range(width):  # insertion sort: stable, and rows are short
+            key = -value[i, c]
+            j = c - 1
+            while j >= 0 and _sorts_before(key, -value[i, order[i, j]]):
+                order[i, j + 1] = order[i, j]
+                j -= 1
+            order[i, j + 1] = c
+    by_priority = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        by_priority[priority[i]] = i
+    remaining = np.full(sellers, capacity, dtype=np.int64)
+    served = np.zeros(sellers, dtype=np.int64)  # this round's
+    pick = np.full(n, -1, dtype=np.int64)
+    pointer = np.zeros(n, dtype=np.int64)
+    open_ = np.ones(n, dtype=np.bool_)
+    for _ in range(width):
+        proposed = False
+        for r in range(n):
+            i = by_priority[r]
+            if not open_[i]:
+                continue
+            col = order[i, pointer[i]]
+            if not acceptable[i, col]:
+                open_[i] = False
+                continue
+            proposed = True
+            seller = cands[i, col]
+            if served[seller] < remaining[seller]:
+                served[seller] += 1
+                pick[i] = col
+                open_[i] = False
+            else:
+                pointer[i] += 1
+                if pointer[i] >= width:
+                    open_[i] = False
+        if not proposed:
+            break
+        for j in range(sellers):
+            remaining[j] -= served[j]
+            served[j] = 0
+    return pick
+
+
+@njit(inline="always")
+def _sorts_before(a, b):
+    """Whether numpy's sort puts a strictly before b (NaN last)."""
+    return a < b or (a == a and b != b)
 
 
 #: Cells per block where only each row's best counts (`best_values`): rows go through

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -138,6 +139,35 @@ def test_first_choices_are_allocates_without_capacity(seed):
     np.testing.assert_array_equal(
         above, shop_kernels.first_choices(value, value >= threshold[:, None]))
     assert (above[0] >= 0).any() and not above[1][: n // 20].any()
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_allocation_is_the_numpy_rounds(capacity, seed):
+    rng = np.random.default_rng(10 * capacity + seed)
+    n, k, sellers = 500, 6, 250 // capacity   # more buyers than units: some turned away
+    cands = rng.integers(sellers, size=(n, k))
+    cands[rng.random((n, k)) < 0.1] = -1
+    value = rng.normal(size=(n, k)).round(1)  # ties within rows
+    value[cands < 0] = -np.inf
+    value[rng.random((n, k)) < 0.02] = np.nan
+    value[::17] = 0.0   # rows of equal values: column order decides
+    value[::17, 3] = -0.0
+    acceptable = (value >= -0.5) & (cands >= 0)
+
+    def market():
+        return SimpleNamespace(rng=np.random.default_rng(seed), sellers=SimpleNamespace(
+            size=sellers))
+
+    pick = shop.allocate(market(), cands, value, acceptable, capacity)
+    np.testing.assert_array_equal(pick, shop.allocate(market(), cands, value, acceptable,
+                                                      capacity, compiled=False))
+    got = pick >= 0
+    served = np.bincount(cands[got, pick[got]], minlength=sellers)
+    assert served.max() == capacity   # sellers ran out of units ...
+    first = np.argsort(-value, axis=1, kind="stable")[:, 0]
+    assert (got & (pick != first)).any()   # ... so some buyers got a later choice
+    assert (~got & acceptable.any(axis=1)).any()   # and some none
 
 
 @pytest.mark.parametrize("curvature", [(0.88, 0.88), (0.7, 0.95), (0.3, 1.0)])

@@ -245,20 +245,26 @@ def shop_plain(m: MarketState, buyers: np.ndarray, offering: np.ndarray) -> Offe
 
 
 def allocate(m: MarketState, cands: np.ndarray, value: np.ndarray, acceptable: np.ndarray,
-             capacity: int) -> np.ndarray:
+             capacity: int, *, compiled: bool = True) -> np.ndarray:
     """Column of the candidate each buyer gets, -1 for none; capacity is respected.
 
     Buyers propose to their best acceptable candidate; a seller short of
     capacity serves proposers in random order and the rest try their next
-    choice, for as many rounds as there are candidates.
+    choice, for as many rounds as there are candidates. Compiled, the rounds are
+    `shop_kernels.allocate`; the numpy below is its reference.
     """
     n, width = cands.shape
     if capacity <= 0:  # everyone gets its first choice
         best = value.argmax(axis=1)
         return np.where(acceptable[np.arange(n), best], best, -1)
+    priority = m.rng.permutation(n)
+    if compiled:
+        return shop_kernels.allocate(np.ascontiguousarray(cands, dtype=np.int64),
+                                     np.ascontiguousarray(value, dtype=float),
+                                     np.ascontiguousarray(acceptable, dtype=bool),
+                                     int(capacity), priority, m.sellers.size)
     order = np.argsort(-value, axis=1, kind="stable")
     remaining = np.full(m.sellers.size, capacity, dtype=np.int64)
-    priority = m.rng.permutation(n)
     pick = np.full(n, -1)
     pointer = np.zeros(n, dtype=np.int64)
     open_ = np.ones(n, dtype=bool)
