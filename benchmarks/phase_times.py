@@ -85,8 +85,9 @@ def main() -> None:
         buyers += len(model.market.active_buyers())
         model.step()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"steps {args.start}-{args.end} of {args.market}, {args.threads} thread(s): {wall / steps * 1e3:.2f} ms a step "
-          f"(CPU {cpu / steps * 1e3:.2f}), {buyers / steps:.0f} active buyers, "
+    print(f"steps {args.start}-{args.end} of {args.market}, {args.threads} thread(s): "
+          f"{wall / steps * 1e3:.2f} ms a step (CPU {cpu / steps * 1e3:.2f}), "
+          f"{buyers / steps:.0f} active buyers, "
           f"{wall / buyers * 1e6:.3f} us a buyer-step")
     for label, seconds in sorted(spent.items(), key=lambda item: -item[1]):
         if seconds / steps >= 5e-6:

@@ -600,17 +600,23 @@ def fade(pool_precision, precision, mean, seller, used, since, keep, floor, rate
                keep, floor, rate, pool_mean, seller_pool, pub_mean, pub_var)
 
 
+@njit(cache=True)
+def chunk(c, chunks, n):
+    """Rows lo..hi-1 of run c when n rows are shared out in `chunks` runs (the threaded
+    twins of row-by-row kernels)."""
+    per = (n + chunks - 1) // chunks
+    return min(n, c * per), min(n, (c + 1) * per)
+
+
 @njit(cache=True, parallel=True)
 def fade_threaded(pool_precision, precision, mean, seller, used, since, keep, floor, rate,
                   pool_mean, seller_pool, pub_mean, pub_var, chunks):
     """`fade` with the rows shared out in `chunks` runs to threads (compiled only when
     used): each row fades on its own, so the same bits."""
-    n = precision.shape[0]
-    per = (n + chunks - 1) // chunks
     for c in prange(chunks):
-        _fade_rows(min(n, c * per), min(n, (c + 1) * per), pool_precision, precision, mean,
-                   seller, used, since, keep, floor, rate, pool_mean, seller_pool, pub_mean,
-                   pub_var)
+        lo, hi = chunk(c, chunks, precision.shape[0])
+        _fade_rows(lo, hi, pool_precision, precision, mean, seller, used, since, keep, floor,
+                   rate, pool_mean, seller_pool, pub_mean, pub_var)
 
 
 @njit(cache=True)

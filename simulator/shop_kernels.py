@@ -388,14 +388,6 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
                            shifted, flat)
 
 
-@njit(cache=True)
-def _chunk(c, chunks, n):
-    """Rows lo..hi-1 of run c when n rows are shared out in `chunks` runs (the threaded
-    twins below)."""
-    per = (n + chunks - 1) // chunks
-    return min(n, c * per), min(n, (c + 1) * per)
-
-
 @njit(cache=True, parallel=True, error_model="numpy")
 def cell_values_threaded(rows, buyers, cands, theta, mean, var, cost, pool, floors,
                          has_floor, valuation, fast, prune, tables, block, value, chunks):
@@ -403,7 +395,7 @@ def cell_values_threaded(rows, buyers, cands, theta, mean, var, cost, pool, floo
     when used). A cell's value does not depend on the run it is in (pruning may leave
     other cells below the cutoff -inf, as it may in one thread)."""
     for c in prange(chunks):
-        lo, hi = _chunk(c, chunks, rows.shape[0])
+        lo, hi = kernels.chunk(c, chunks, rows.shape[0])
         if lo < hi:
             cell_values(rows[lo:hi], buyers, cands, theta, mean, var, cost, pool, floors,
                         has_floor, valuation, fast, prune, tables, block, value)
@@ -415,7 +407,7 @@ def best_values_threaded(rows, buyers, cands, theta, mean, var, cost, pool, floo
     """`best_values` with `rows` shared out in `chunks` runs to threads (compiled only
     when used): each row's pivot and bounds are its own, so the values are one thread's."""
     for c in prange(chunks):
-        lo, hi = _chunk(c, chunks, rows.shape[0])
+        lo, hi = kernels.chunk(c, chunks, rows.shape[0])
         if lo < hi:
             best_values(rows[lo:hi], buyers, cands, theta, mean, var, cost, pool, floors,
                         has_floor, valuation, fast, tables, cutoff, value)
@@ -452,7 +444,7 @@ def predictive_beliefs_threaded(buyers, cands, beliefs, claims, reviews, deliver
     mean, var = np.empty((n, k)), np.empty((n, k))
     slot = np.empty((n, k), dtype=np.int64)
     for c in prange(chunks):
-        lo, hi = _chunk(c, chunks, n)
+        lo, hi = kernels.chunk(c, chunks, n)
         if lo < hi:
             _predictive_rows(lo, hi, buyers, cands, beliefs, claims, reviews, delivery_var,
                              mean, var, slot)

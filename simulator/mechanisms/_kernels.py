@@ -8,6 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import numba_import  # noqa: F401  (before any kernel loads: see there)
+from ..kernels import chunk
 
 
 @njit(cache=True)
@@ -26,13 +27,12 @@ def personal_prices_threaded(cands, buyers, theta, mean_theta, capture, price, h
                              unit_cost, chunks):
     """`personal_prices` with the rows shared out in `chunks` runs to threads (compiled
     only when used): each cell's price is its own, so the same bits."""
-    n = cands.shape[0]
     asked = np.empty(cands.shape)
     personal = np.empty(cands.shape, dtype=np.bool_)
-    per = (n + chunks - 1) // chunks
     for c in prange(chunks):
-        _personal_rows(min(n, c * per), min(n, (c + 1) * per), cands, buyers, theta,
-                       mean_theta, capture, price, has_data, unit_cost, asked, personal)
+        lo, hi = chunk(c, chunks, cands.shape[0])
+        _personal_rows(lo, hi, cands, buyers, theta, mean_theta, capture, price, has_data,
+                       unit_cost, asked, personal)
     return asked, personal
 
 
