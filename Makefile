@@ -38,11 +38,12 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
-# JSON lines: engine per market size (core, every mechanism, 100,000 x 2,000), then the
-# engine against the plain per-agent Mesa loop, then the CLI's fixed costs (--help, validate,
-# a tiny run). Sweep throughput: make bench-sweep.
+# JSON lines: engine per market size (core, every mechanism, 100,000 x 2,000), the shipped
+# scenarios as users run them, then the engine against the plain per-agent Mesa loop, then
+# the CLI's fixed costs (--help, validate, a tiny run). Sweep throughput: make bench-sweep.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_market.py
+	$(BIN)/python benchmarks/bench_scenarios.py --repeat 3
 	$(BIN)/python benchmarks/bench_reference.py --buyers 10000 --sellers 200 --steps 30
 	$(BIN)/python benchmarks/bench_cli.py
 
