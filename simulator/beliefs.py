@@ -80,14 +80,12 @@ class BeliefStore:
         keep = 1.0 - self.forgetting
         n = len(self.pool_mean) if rows is None else rows
         if keep < 1.0 or forgiveness > 0:  # one compiled pass over the pooled and slot beliefs
-            args = (self.pool_precision[:n], self.slot_precision[:n], self.slot_mean[:n],
-                    self.slot_seller[:n], self.slot_used[:n], now - 1, keep,
-                    self.prior_precision, forgiveness, self.pool_mean[:n],
-                    np.ascontiguousarray(seller_pool, dtype=np.int64), pub_mean, pub_var)
-            if kernels.get_threads() > 1:
-                kernels.fade_threaded(*args, kernels.get_threads() * kernels.CHUNKS_PER_THREAD)
-            else:
-                kernels.fade(*args)
+            kernels.threaded(kernels.fade, kernels.fade_threaded, self.pool_precision[:n],
+                             self.slot_precision[:n], self.slot_mean[:n],
+                             self.slot_seller[:n], self.slot_used[:n], now - 1, keep,
+                             self.prior_precision, forgiveness, self.pool_mean[:n],
+                             np.ascontiguousarray(seller_pool, dtype=np.int64), pub_mean,
+                             pub_var)
 
     def pool_spread(self, rows: np.ndarray, pools, noise_var: float) -> np.ndarray:
         """Spread (variance) of quality among the sellers these pooled beliefs are about,

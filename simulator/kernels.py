@@ -63,6 +63,14 @@ def get_threads() -> int:
     return _threads
 
 
+def threaded(one, twin, *args):
+    """`one(*args)`, or with more than one thread its threaded twin, which takes the
+    number of runs to share the rows out in (`CHUNKS_PER_THREAD` a thread) last."""
+    if _threads > 1:
+        return twin(*args, _threads * CHUNKS_PER_THREAD)
+    return one(*args)
+
+
 def avoid_huge_pages() -> None:
     """Stop numpy asking Linux for transparent huge pages for its large arrays.
 
@@ -958,10 +966,7 @@ def shop_plain(buyers, sampling, theta, seller_price, switching, beliefs, delive
             _tables(alpha, beta, -tolerance if prune else -np.inf,
                     (z, probs, gain_w, loss_w, alpha, beta, lam, expectation)),
             float(tolerance), BLOCK, out)
-    if _threads > 1:
-        _shop_plain_threaded(*args, _threads * CHUNKS_PER_THREAD)
-    else:
-        _shop_plain(*args)
+    threaded(_shop_plain, _shop_plain_threaded, *args)
     return out
 
 

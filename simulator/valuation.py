@@ -77,16 +77,14 @@ class Valuation:
         has_floor = floors is not None
         floors = np.asarray(floors, dtype=float) if has_floor else np.full(1, -np.inf)
         fast = kernels._fast(alpha, beta)
-        threads = kernels.get_threads()
-        chunks = (threads * kernels.CHUNKS_PER_THREAD,) if threads > 1 else ()
         if best_only and prune and not self.expectation_reference:
-            best = shop_kernels.best_values_threaded if chunks else shop_kernels.best_values
-            best(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_floor, args,
-                 fast, tables, float(cutoff), value, *chunks)
+            kernels.threaded(shop_kernels.best_values, shop_kernels.best_values_threaded,
+                             rows, buyers, cands, theta, mean, var, cost, pool, floors,
+                             has_floor, args, fast, tables, float(cutoff), value)
             return
-        every = shop_kernels.cell_values_threaded if chunks else shop_kernels.cell_values
-        every(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_floor, args, fast,
-              prune, tables, kernels.BLOCK, value, *chunks)
+        kernels.threaded(shop_kernels.cell_values, shop_kernels.cell_values_threaded, rows,
+                         buyers, cands, theta, mean, var, cost, pool, floors, has_floor, args,
+                         fast, prune, tables, kernels.BLOCK, value)
 
     def kernel_args(self) -> tuple:
         p = self.prefs

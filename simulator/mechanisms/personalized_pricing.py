@@ -25,12 +25,9 @@ class PersonalizedPricing(Mechanism):
         s, b = m.sellers, m.buyers
         active = b.active[: b.size]
         mean_theta = max(float(b.theta[: b.size][active].mean()), 1e-12)
-        args = (offers.cands, offers.buyers, b.theta, mean_theta, float(self.p.capture),
-                offers.price, s.has_data, s.unit_cost)
-        threads = kernels.get_threads()
-        offers.price, offers.flags["personal"] = (
-            personal_prices_threaded(*args, threads * kernels.CHUNKS_PER_THREAD)
-            if threads > 1 else personal_prices(*args))
+        offers.price, offers.flags["personal"] = kernels.threaded(
+            personal_prices, personal_prices_threaded, offers.cands, offers.buyers, b.theta,
+            mean_theta, float(self.p.capture), offers.price, s.has_data, s.unit_cost)
 
     def after_trade(self, m, trades):
         """Finding out about a personal price costs the seller's market trust."""

@@ -93,11 +93,10 @@ def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
     beliefs = belief_terms(m)
     shifts = fused_shifts(m) if compiled else None
     if shifts is not None:  # the look-up, the shifts and the noise in one pass
-        args = (buyers, np.ascontiguousarray(cands), beliefs, *shifts, float(m.noise_var))
-        if kernels.get_threads() > 1:
-            return shop_kernels.predictive_beliefs_threaded(
-                *args, kernels.get_threads() * kernels.CHUNKS_PER_THREAD)
-        return shop_kernels.predictive_beliefs(*args)
+        return kernels.threaded(shop_kernels.predictive_beliefs,
+                                shop_kernels.predictive_beliefs_threaded, buyers,
+                                np.ascontiguousarray(cands), beliefs, *shifts,
+                                float(m.noise_var))
     if compiled:
         rules = kernels
     else:
