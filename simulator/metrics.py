@@ -67,8 +67,9 @@ def first_best(model: MarketState, buyers: np.ndarray) -> float:
         theta = model.active_tastes_descending()
     else:
         theta = np.sort(model.buyers.theta[buyers])[::-1]
-    if p.cost.noise > 0 or _an_alternative_pays(model, theta, live):
-        return _best_deals(model, theta, live)
+    lines = _lines_with_alternatives(model, live)
+    if p.cost.noise > 0 or (lines is not None and _an_alternative_pays(model, theta, *lines)):
+        return _best_deals(model, theta, live, lines)
     q = np.sort(s.quality[live])[::-1]
     # Quality a seller can raise at the cost of quality (a repair) counts when it pays:
     # for a buyer with theta > c1 more quality is worth more than it costs.
@@ -162,21 +163,29 @@ def _seller_lines(model: MarketState, live: np.ndarray) -> tuple[np.ndarray, np.
     return np.stack(slopes, axis=1), -np.stack(costs, axis=1)
 
 
-def _an_alternative_pays(model: MarketState, theta: np.ndarray, live: np.ndarray) -> bool:
-    """Whether some seller's alternative deal beats its usual ones for some buyer. An
-    alternative's line less the usual deals' upper envelope is concave with its kinks
-    where the usual ones cross (theta = c1), so the tastes' ends and c1 are enough."""
+def _lines_with_alternatives(model: MarketState, live: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray] | None:
+    """`_seller_lines`, or None where no mechanism offers alternative deals."""
     from .mechanisms.base import Mechanism  # loaded with the model; not for METRICS' readers
 
     if all(type(mech).alternatives is Mechanism.alternatives for mech in model.mechanisms):
-        return False
-    slope, intercept = _seller_lines(model, live)
+        return None
+    return _seller_lines(model, live)
+
+
+def _an_alternative_pays(model: MarketState, theta: np.ndarray, slope: np.ndarray,
+                         intercept: np.ndarray) -> bool:
+    """Whether some seller's alternative deal (`_seller_lines` beyond its first two) beats
+    its usual ones for some buyer. An alternative's line less the usual deals' upper
+    envelope is concave with its kinks where the usual ones cross (theta = c1), so the
+    tastes' ends and c1 are enough."""
     at = np.array([theta[-1], theta[0], np.clip(model.params.cost.c1, theta[-1], theta[0])])
     value = slope[:, :, None] * at + intercept[:, :, None]  # seller x line x taste
     return bool((value[:, 2:].max(axis=1) > value[:, :2].max(axis=1)).any())
 
 
-def _best_deals(model: MarketState, theta: np.ndarray, live: np.ndarray) -> float:
+def _best_deals(model: MarketState, theta: np.ndarray, live: np.ndarray,
+                lines: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """`first_best` over every deal of every seller, each a line in the buyer's taste
     theta: its quality q at its own cost c, each alternative deal a mechanism offers
     (`Mechanism.alternatives`), and each of these raised to its attainable quality at
@@ -186,11 +195,12 @@ def _best_deals(model: MarketState, theta: np.ndarray, live: np.ndarray) -> floa
     `kernels.matching_sum`): equal to the best assignment in every case tested with
     repairs, cost noise and shirking whose saving is at most a seller's cost; where the
     saving exceeds some seller's whole cost, it can fall short of it (in random small
-    markets, by 0.3% in the median case that does, 5.6% at most)."""
+    markets, by 0.3% in the median case that does, 5.6% at most). `lines`: the sellers'
+    lines if already made."""
     from . import kernels  # compiled: the model has loaded them already
 
     p, q = model.params, model.sellers.quality[live]
-    slope, intercept = _seller_lines(model, live)
+    slope, intercept = lines if lines is not None else _seller_lines(model, live)
     if p.capacity <= 0:
         return kernels.envelope_sum(np.ascontiguousarray(theta[::-1]), slope.ravel(order="F"),
                                     intercept.ravel(order="F"))
