@@ -86,6 +86,50 @@ def test_local_workers_are_forked_ready_from_one_forkserver(tmp_path):
     assert all(warmed for _, warmed in got)   # imported and warmed in the forkserver
 
 
+EARLY_PROBE = """
+import json, sys
+from multiprocessing import forkserver
+calls = []
+real = forkserver.ensure_running
+
+
+def ensure_running():
+    calls.append("pandas" in sys.modules)
+    return real()
+
+
+forkserver.ensure_running = ensure_running
+from simulator.cli import main
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    print(json.dumps([code, calls]))
+"""
+
+TINY_SWEEP = {"scenario.toml": "[scenario]\nsteps = 2\nreplications = 1\nseed = 1\n"
+                               "[market]\nbuyers = 8\nsellers = 4\n[arms.base]\n",
+              "exp.toml": "[experiment]\nscenario = \"scenario.toml\"\ndesign = \"grid\"\n"
+                          "[factors]\n\"market.taste.value\" = [1.5, 2.0, 2.5]\n"}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
+                    reason="workers are spawned where there is no forkserver")
+@pytest.mark.parametrize("workers", ["2", "1"])
+def test_the_sweep_command_starts_its_workers_before_its_own_imports(tmp_path, workers):
+    # The forkserver's 0.5 s of imports overlap the command's own (pandas, the store, the
+    # plan) rather than following them; one worker runs inline and starts none.
+    for name, text in {**TINY_SWEEP, "probe_main.py": EARLY_PROBE}.items():
+        (tmp_path / name).write_text(text)
+    done = subprocess.run([sys.executable, "probe_main.py", "sweep", "exp.toml", "--out", "out",
+                           "--workers", workers, "--no-progress"], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=100)
+    assert done.returncode == 0, done.stderr
+    code, calls = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0 and "3 runs done, 0 failed" in done.stdout
+    assert calls[:1] == ([False] if workers == "2" else [])
+
+
 def test_a_failing_warm_up_only_costs_time(monkeypatch):
     import simulator.model
 

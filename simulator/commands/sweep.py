@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
+    from ..sweep.executors import start_early
+
+    start_early(args.executor, args.workers)
     from ..sweep import load_experiment, run_sweep
 
     experiment = load_experiment(args.experiment)
