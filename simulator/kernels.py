@@ -7,6 +7,12 @@ over a block vectorises (the powers through `power.power`, not libm's scalar
 pow), and the belief look-ups below take several times less than in numpy
 (numbers in docs/performance.md). `Valuation` keeps the numpy formulation as
 the readable reference, and the tests hold the two equal to 1e-10.
+
+Numba compiles a kernel, and every kernel it calls, once for each type of
+arguments it meets, so callers keep to one: counters passed on to other
+kernels start as `np.int64(0)` (a literal 0 is a type of its own while the
+loop's types are inferred) and arrays come writable and contiguous. The
+shipped scenarios' first runs after installing compile for 22 s so, 40 s not.
 """
 
 from __future__ import annotations
@@ -182,7 +188,7 @@ def _could_reach(x, expected, count, gain_w, loss_w, lam, scales, slope, offset,
             term = w * scales[index] * line
             bound[lot] += term
             size[lot] += abs(term)
-    n = 0
+    n = np.int64(0)
     for lot in range(count):
         keep[n] = lot
         n += not (bound[lot] + 1e-9 * size[lot] < cutoff)
@@ -223,7 +229,7 @@ def _homogeneous_out(t, m, s, p, count, cut, order):
     rows into order[:n]); returns n. The others are out for certain (`_ruled_out`), with
     no power taken."""
     r_cut, b_min, span = cut[0], cut[1], cut[2]
-    n = 0
+    n = np.int64(0)
     for lot in range(count):
         if _ruled_out(t[lot], m[lot], s[lot], p[lot], r_cut, b_min, span):
             continue
@@ -321,7 +327,7 @@ def _lottery_values(theta, mean, sd, price, floor, has_floor, z, probs, gain_w, 
     out = np.empty(n * k)
     scratch = _scratch(z.shape[0], rows * k)
     kept = _prune_scratch(z.shape[0], rows * k)
-    rest = 0  # blocks left before pruning is tried again
+    rest = np.int64(0)  # blocks left before pruning is tried again
     for b in range((n + rows - 1) // rows):
         i0, i1 = b * rows, min(n, (b + 1) * rows)
         valued = _value_rows(i0, i1, theta, mean, sd, price, floor, has_floor, z, probs,
@@ -805,7 +811,7 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
         cell_out[lot] = homogeneous and _ruled_out(cell_theta[lot], cell_mean[lot], sd,
                                                    cell_cost[lot], r_cut, b_min, span)
     # ... and the lotteries it leaves go to the valuation, a block at a time.
-    n, valued = 0, 0
+    n, valued = np.int64(0), 0   # not a literal 0 (see the module's docstring)
     for lot in range(count):
         if cell_out[lot]:
             cell_value[lot] = -np.inf
@@ -873,6 +879,28 @@ def _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs
 #: candidates; per row (first column) whether the current seller is among them.
 SHOP_BUFFERS = (np.float64, np.float64, np.int64, np.float64, np.float64, np.float64,
                 np.bool_, np.int64, np.bool_, np.int64, np.bool_)
+#: Those of them that hold one value per row. They are arrays of one column, whose [:, 0]
+#: is contiguous whatever the candidates' width, so numba compiles the shop's kernels
+#: once for markets with and without capacity limits, not once for each layout.
+SHOP_ROW_BUFFERS = (7, 8, 10)
+
+
+_CELL_DTYPES = tuple(d for c, d in enumerate(SHOP_BUFFERS) if c not in SHOP_ROW_BUFFERS)
+_ROW_DTYPES = tuple(SHOP_BUFFERS[c] for c in SHOP_ROW_BUFFERS)
+
+
+def shop_buffers(n: int, width: int, held=None) -> list[np.ndarray]:
+    """The arrays `shop_plain` writes into: (n, width) a cell, (n, 1) a row
+    (`SHOP_ROW_BUFFERS`). `held`: `MarketState.buffers`, to keep them from step to step."""
+    make = held or _fresh_buffers
+    mean, var, slot, price, extra, value, acceptable, cands = make("shop", (n, width),
+                                                                   _CELL_DTYPES)
+    first, wanted, has_current = make("shop_rows", (n, 1), _ROW_DTYPES)
+    return [mean, var, slot, price, extra, value, acceptable, first, wanted, cands, has_current]
+
+
+def _fresh_buffers(name: str, shape: tuple[int, int], dtypes: tuple) -> list[np.ndarray]:
+    return [np.empty(shape, dtype=d) for d in dtypes]
 
 
 @njit(cache=True, error_model="numpy")
@@ -892,7 +920,7 @@ def _shop_chunk(r0, r1, buyers, sampling, theta, seller_price, switching, belief
              np.empty(span * k, dtype=np.int64), np.empty(span * k), np.empty(span * k),
              np.empty(span * k), np.empty(span, dtype=np.bool_), np.empty(span * k),
              np.empty(span * k), np.empty(span * k), np.empty(span * k, dtype=np.bool_))
-    rest = 0
+    rest = np.int64(0)
     for i0 in range(r0, r1, span):
         i1 = min(r1, i0 + span)
         valued = _shop_rows(i0, i1, buyers, sampling, theta, seller_price, switching, beliefs,
@@ -906,9 +934,10 @@ def _shop_chunk(r0, r1, buyers, sampling, theta, seller_price, switching, belief
 def _shop_plain(buyers, sampling, theta, seller_price, switching, beliefs, delivery_var, z,
                 probs, gain_w, loss_w, alpha, beta, lam, expectation, fast, prune, tables,
                 tolerance, block, out):
-    _shop_chunk(0, out[0].shape[0], buyers, sampling, theta, seller_price, switching, beliefs,
-                delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam, expectation, fast,
-                prune, tables, tolerance, block, out)
+    # int64, not a literal 0, so the threaded twin's calls share this compiled chunk
+    _shop_chunk(np.int64(0), out[0].shape[0], buyers, sampling, theta, seller_price, switching,
+                beliefs, delivery_var, z, probs, gain_w, loss_w, alpha, beta, lam, expectation,
+                fast, prune, tables, tolerance, block, out)
 
 
 #: Chunks of rows per thread in `_shop_plain_threaded` (each takes its own buffers).
@@ -950,14 +979,13 @@ def shop_plain(buyers, sampling, theta, seller_price, switching, beliefs, delive
     value and acceptable; then per buyer the column it buys when capacity is
     unlimited (-1: its first best is not acceptable) and whether anything was
     acceptable, then the candidates and whether the buyer's current seller is among
-    them. `out`: arrays to write into, dtypes as `SHOP_BUFFERS`.
+    them. `out`: arrays to write into, as `shop_buffers` makes them.
     """
     prune = 0.0 < alpha <= 1.0 and 0.0 < beta <= 1.0
     if out is None:
-        shape = (len(buyers), sampling[0].shape[1] + 1 if whole else 1)
-        out = [np.empty(shape, dtype=d) for d in SHOP_BUFFERS]
+        out = shop_buffers(len(buyers), sampling[0].shape[1] + 1 if whole else 1)
     out = list(out)
-    for column in (7, 8, 10):
+    for column in SHOP_ROW_BUFFERS:
         out[column] = out[column][:, 0]
     out = tuple(out)
     args = (buyers, sampling, theta, seller_price, float(switching), beliefs,

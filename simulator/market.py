@@ -51,7 +51,10 @@ class MarketState:
         #: Some mechanism may make a buyer whole below a quality floor (`quality_floor`).
         self.has_floor = any(type(mech).quality_floor is not Mechanism.quality_floor
                              for mech in self.mechanisms)
-        self.action_var = sum(getattr(mech, "action_var", 0.0) for mech in self.mechanisms)
+        # A float even with no mechanism (sum's start is the int 0): the kernels it reaches
+        # are compiled for its type, so an int would compile them twice.
+        self.action_var = sum((getattr(mech, "action_var", 0.0) for mech in self.mechanisms),
+                              0.0)
         #: Shopping can go through one compiled pass (`kernels.shop_plain`): no mechanism
         #: touches candidates, beliefs, prices or choices, buyers share one set of
         #: preferences and choose without noise.

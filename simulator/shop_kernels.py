@@ -69,8 +69,8 @@ def cell_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
     cell = np.empty(block, dtype=np.int64)
     dest = np.empty(block)
     flat = value.reshape(-1)
-    count = 0
-    rest = 0  # blocks left before pruning is tried again
+    count = np.int64(0)
+    rest = np.int64(0)  # blocks left before pruning is tried again
     for r in range(rows.shape[0]):
         i = rows[r]
         taste = theta[buyers[i]]
@@ -328,11 +328,11 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
     gains = _gain_weight(gain_w, loss_w, alpha, beta, lam, expectation)
     for r0 in range(0, rows.shape[0], span):
         r1 = min(rows.shape[0], r0 + span)
-        count = 0
+        count = np.int64(0)
         for r in range(r0, r1):
             i = rows[r]
             taste = theta[buyers[i]]
-            pc, top = -1, 0.0
+            pc, top = np.int64(-1), 0.0
             for c in range(k):
                 if cands[i, c] < 0:
                     value[i, c] = -np.inf
@@ -351,7 +351,7 @@ def best_values(rows, buyers, cands, theta, mean, var, cost, pool, floors, has_f
         for lot in range(count):
             flat[cell[lot]] = dest[lot]
         _mean_payoff_cuts(dest, count, cutoff, gains, alpha, row_cuts, m_cuts)
-        q, count = 0, 0
+        q, count = 0, np.int64(0)
         for r in range(r0, r1):
             i, pc = rows[r], pivot[r - r0]
             if pc < 0:
@@ -431,8 +431,8 @@ def predictive_beliefs(buyers, cands, beliefs, claims, reviews, delivery_var):
     n, k = cands.shape
     mean, var = np.empty((n, k)), np.empty((n, k))
     slot = np.empty((n, k), dtype=np.int64)
-    _predictive_rows(0, n, buyers, cands, beliefs, claims, reviews, delivery_var, mean, var,
-                     slot)
+    _predictive_rows(np.int64(0), n, buyers, cands, beliefs, claims, reviews, delivery_var,
+                     mean, var, slot)
     return mean, var, slot
 
 

@@ -157,3 +157,30 @@ def test_a_random_design_is_drawn_without_importing_scipy_stats(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "exp.toml")], cwd=ROOT,
                           check=True, capture_output=True, text=True)
     assert done.stdout.split() == ["7", "False"]
+
+
+#: Kernels every market calls from Python, with arguments of one type whatever the market:
+#: numba compiles a kernel (and what it calls) again for each type it meets, and a
+#: read-only array, an int where a float goes or a strided column is another type. That
+#: cost a user's first runs after installing as much again: the shipped scenarios compiled
+#: for 40 s, 22 s with one type each. (Literal arguments inside the kernels, e.g. a counter
+#: that starts at 0, do the same, but show only where the cache is empty.)
+ONE_TYPE = ("kernels._shop_plain", "shop_kernels.predictive_beliefs")
+
+
+def test_the_shop_kernels_are_compiled_for_one_type_of_arguments():
+    # Every shipped scenario's arms, and one without capacity limits (the shop then keeps
+    # one column), in a fresh interpreter: what one process compiles or loads.
+    code = ("import glob, json, sys\nfrom simulator.scenario import Scenario\n"
+            "from simulator.model import run_market\n"
+            "from simulator import kernels, shop_kernels\n"
+            "for path in sorted(glob.glob('scenarios/*.toml')):\n"
+            "    for params in Scenario.load(path).arms.values():\n"
+            "        run_market(params, 2, 1)\n"
+            "run_market({'buyers': 20, 'sellers': 5, 'capacity': 0}, 2, 1)\n"
+            "print(json.dumps({n: [str(s) for s in eval(n).signatures] for n in sys.argv[1:]}))")
+    done = subprocess.run([sys.executable, "-c", code, *ONE_TYPE], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    signatures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {name: len(s) for name, s in signatures.items()} == dict.fromkeys(ONE_TYPE, 1), \
+        signatures

@@ -90,6 +90,8 @@ def predictive_beliefs(m: MarketState, buyers: np.ndarray, cands: np.ndarray, *,
     `FUSED_SHIFTS` shift beliefs (`shop_kernels.predictive_beliefs`).
     """
     buyers = np.ascontiguousarray(buyers, dtype=np.int64)
+    if not buyers.flags.writeable:   # as the learning kernel's (a read-only array is another
+        buyers = buyers.copy()       # type to numba: the kernels would compile twice)
     beliefs = belief_terms(m)
     shifts = fused_shifts(m) if compiled else None
     if shifts is not None:  # the look-up, the shifts and the noise in one pass
@@ -231,7 +233,7 @@ def shop_plain(m: MarketState, buyers: np.ndarray, offering: np.ndarray) -> Offe
     beliefs = belief_terms(m)
     whole = p.capacity > 0  # allocation walks down each buyer's list
     width = p.choice.candidates + 1 if whole else 1
-    out = m.buffers("shop", (len(buyers), width), kernels.SHOP_BUFFERS)
+    out = kernels.shop_buffers(len(buyers), width, m.buffers)
     (mean, var, slot, price, extra, value, acceptable, first, wanted, cands,
      has_current) = kernels.shop_plain(buyers, sampling, m.buyers.theta, s.price,
                                        p.choice.switching_cost, beliefs, m.noise_var,
