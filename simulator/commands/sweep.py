@@ -46,12 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
+    from ..sweep import load_experiment
     from ..sweep.executors import start_early
 
-    start_early(args.executor, args.workers)
-    from ..sweep import load_experiment, run_sweep
-
     experiment = load_experiment(args.experiment)
+    # The workers' forkserver imports while this process imports the sweep's store (pandas)
+    # and plans; not before the file is read, so a mistake in it starts nothing.
+    start_early(args.executor, args.workers)
+    from ..sweep import run_sweep
+
     out = args.out or Path("sweeps") / experiment.name
     try:
         outcome = run_sweep(experiment, out, workers=args.workers, executor=args.executor,
