@@ -11,8 +11,8 @@ the readable reference, and the tests hold the two equal to 1e-10.
 Numba compiles a kernel, and every kernel it calls, once for each type of
 arguments it meets, so callers keep to one: counters passed on to other
 kernels start as `np.int64(0)` (a literal 0 is a type of its own while the
-loop's types are inferred) and arrays come writable and contiguous. The
-shipped scenarios' first runs after installing compile for 22 s so, 40 s not.
+loop's types are inferred) and arrays come writable and contiguous. So the
+shipped scenarios' first runs after installing compile for 22 s, not 40.
 """
 
 from __future__ import annotations

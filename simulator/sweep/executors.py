@@ -198,7 +198,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
 
 
 def start_early(kind: str, workers: int | None) -> None:
-    """Start the forkserver local workers are forked from now, at the top of a command: its
+    """Start the forkserver local workers are forked from now, early in a command: its
     imports (0.5 s) then overlap this process's own (pandas, the store, the plan) instead of
     following them. `LocalExecutor` finds it running. If the sweep needs no second worker
     after all, it only idles until this process exits."""
