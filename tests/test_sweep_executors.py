@@ -36,13 +36,6 @@ def origin(item):
 """
 
 
-def _pool_started() -> bool:
-    """Our forkserver (which forks the workers when runs come), or two spawned workers."""
-    children = [" ".join(child.cmdline()) for child in psutil.Process().children()]
-    return (sum("multiprocessing.forkserver" in c for c in children) == 1
-            or sum("--multiprocessing-fork" in c for c in children) == 2)
-
-
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("executor", ["local", "dask"])
 def test_every_worker_warms_up_before_its_runs(tmp_path, monkeypatch, executor):
@@ -54,8 +47,6 @@ def test_every_worker_warms_up_before_its_runs(tmp_path, monkeypatch, executor):
     marks.mkdir()
     with make_executor(executor, 2, runs=6, warm_up=partial(warm_probe.warm, str(marks))
                        ) as pool:
-        if executor == "local":
-            assert _pool_started()   # with the executor, before any run
         ran = [result for _, result, error in pool.imap_unordered(warm_probe.where, range(6))]
     warmed = {int(mark.name.removeprefix("warm-")) for mark in marks.iterdir()}
     assert sorted(item for item, _ in ran) == list(range(6))
@@ -67,22 +58,26 @@ def test_every_worker_warms_up_before_its_runs(tmp_path, monkeypatch, executor):
 @pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
                     reason="workers are spawned where there is no forkserver")
 def test_local_workers_are_forked_ready_from_one_forkserver(tmp_path):
-    # In a fresh interpreter: the forkserver is one per process, and one that a Dask
-    # cluster started first preloads distributed, not the engine.
+    # In a fresh interpreter: the forkserver is one per process (in this one an earlier test
+    # may have started it, or a Dask cluster, which preloads distributed, not the engine).
+    # It starts with the executor, before any run.
     (tmp_path / "warm_probe.py").write_text(PROBE)
-    code = ("import json, os, sys\nfrom simulator.sweep.executors import make_executor\n"
+    code = ("import json, os, sys\nimport psutil\n"
+            "from simulator.sweep.executors import make_executor\n"
             "import warm_probe\n"
             "if __name__ == '__main__':\n"
             "    with make_executor('local', 2, runs=4) as pool:\n"
+            "        started = [c.pid for c in psutil.Process().children()]\n"
             "        got = [r for _, r, _ in pool.imap_unordered(warm_probe.origin, range(4))]\n"
-            "    print(json.dumps([os.getpid(), got]))\n")
+            "    print(json.dumps([os.getpid(), started, got]))\n")
     (tmp_path / "probe_main.py").write_text(code)
     done = subprocess.run([sys.executable, str(tmp_path / "probe_main.py")], cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"},
                           check=True, capture_output=True, text=True, timeout=100)
-    me, got = json.loads(done.stdout.strip().splitlines()[-1])
+    me, started, got = json.loads(done.stdout.strip().splitlines()[-1])
     parents = {parent for parent, _ in got}
     assert len(got) == 4 and len(parents) == 1 and parents != {me}
+    assert parents <= set(started)   # the forkserver was up before the first run was sent
     assert all(warmed for _, warmed in got)   # imported and warmed in the forkserver
 
 
