@@ -6,6 +6,7 @@ Each command is run in a fresh interpreter: what it imports is what a user waits
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -184,3 +185,49 @@ def test_the_shop_kernels_are_compiled_for_one_type_of_arguments():
     signatures = json.loads(done.stdout.strip().splitlines()[-1])
     assert {name: len(s) for name, s in signatures.items()} == dict.fromkeys(ONE_TYPE, 1), \
         signatures
+
+
+KERNEL_MODULE = """
+from numba import njit
+
+
+@njit(cache=True)
+def twice(x):
+    return 2 * x
+
+
+@njit(cache=True)
+def thrice(x):
+    return 3 * x
+"""
+
+
+def test_a_process_says_once_that_it_compiles_and_nothing_when_the_cache_has_it(tmp_path):
+    from simulator.compile_notice import MESSAGE
+
+    (tmp_path / "probe_kernels.py").write_text(KERNEL_MODULE)
+    code = ("from simulator.compile_notice import announce_compiling\n"
+            "import probe_kernels\nannounce_compiling()\nannounce_compiling()\n"
+            "print(probe_kernels.twice(2), probe_kernels.thrice(2))")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
+           "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    said = [subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
+                           capture_output=True, text=True) for _ in range(2)]
+    assert [done.stdout.split() for done in said] == [["4", "6"]] * 2
+    assert said[0].stderr.count(MESSAGE) == 1    # two kernels compiled, one line
+    assert MESSAGE not in said[1].stderr         # both loaded from numba's cache
+
+
+def test_run_and_the_workers_warm_up_listen_for_compiling(scenario_file, tmp_path):
+    code = ("import sys\nfrom simulator.cli import main\nfrom simulator import compile_notice\n"
+            "from simulator.sweep.work import warm_up\n"
+            "first = compile_notice._notice is not None\n"
+            "main(sys.argv[1:])\nafter_run = compile_notice._notice is not None\n"
+            "compile_notice._notice = None\nwarm_up()\n"
+            "print(first, after_run, compile_notice._notice is not None)")
+    done = subprocess.run([sys.executable, "-c", code, "run", str(scenario_file()), "--steps",
+                           "1", "--replications", "1", "--quiet", "--out",
+                           str(tmp_path / "out")], cwd=ROOT, check=True, capture_output=True,
+                          text=True)
+    assert done.stdout.split()[-3:] == ["False", "True", "True"]
+

@@ -87,7 +87,10 @@ def run_command(args) -> int:
     # simulates.
     figures = Figures(scenario)
     try:
+        from ..compile_notice import announce_compiling
         from ..runner import run_scenario
+
+        announce_compiling()
 
         results = run_scenario(scenario, workers=args.workers, progress=not args.quiet,
                                panel=args.panel, executor=args.executor,

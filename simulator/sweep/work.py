@@ -62,11 +62,13 @@ def warm_up() -> None:
     numba's cache; the first real run then starts at full speed. It changes no state a
     result depends on, and never raises: at worst the first run pays for it."""
     try:
+        from ..compile_notice import announce_compiling
         from ..metrics import METRICS  # noqa: F401 - imported for what it loads
         from ..model import simulate as simulate_market
         from ..params import MarketParams
         from ..windows import window_means  # noqa: F401
 
+        announce_compiling()   # forked workers inherit it, said or not
         simulate_market(MarketParams(buyers=8, sellers=4), 2, 0)
     except Exception:   # noqa: BLE001 - a warm-up that fails only costs time
         pass
