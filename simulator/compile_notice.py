@@ -4,7 +4,9 @@ The first runs after installing compile the engine's kernels (12 s for the
 first market, about 22 s for every shipped scenario; numba then keeps them in
 its cache beside the sources), and without a word that looks like a progress
 bar stuck at 0. Numba reports only real compiles (`numba:compile`), not a
-kernel loaded from its cache, so a warm start says nothing.
+kernel loaded from its cache, so a warm start says nothing. Like the progress
+bar, the line is for a terminal: where stderr is a file or a pipe (a log, a
+test) nothing listens.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ _notice: _Notice | None = None
 
 
 def announce_compiling() -> None:
-    """From now on, say so (once) when numba starts compiling in this process."""
+    """From now on, if stderr is a terminal, say so (once) when numba starts compiling in
+    this process."""
     global _notice
-    if _notice is None:
+    if _notice is None and sys.stderr.isatty():
         _notice = _Notice()
         event.register("numba:compile", _notice)

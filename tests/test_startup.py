@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 
@@ -202,6 +203,30 @@ def thrice(x):
 """
 
 
+def _run_on_a_terminal(argv: list[str], cwd, env=None) -> tuple[str, str]:
+    """stdout and stderr of `argv`, its stderr a terminal (a pseudo-terminal)."""
+    main_end, its_end = pty.openpty()
+    try:
+        done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=its_end,
+                              check=True, text=True, timeout=120)
+        os.close(its_end)
+        its_end = None
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main_end, 4096)
+            except OSError:   # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return done.stdout, b"".join(chunks).decode(errors="replace")
+    finally:
+        os.close(main_end)
+        if its_end is not None:
+            os.close(its_end)
+
+
 def test_a_process_says_once_that_it_compiles_and_nothing_when_the_cache_has_it(tmp_path):
     from simulator.compile_notice import MESSAGE
 
@@ -211,11 +236,16 @@ def test_a_process_says_once_that_it_compiles_and_nothing_when_the_cache_has_it(
             "print(probe_kernels.twice(2), probe_kernels.thrice(2))")
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}",
            "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    said = [subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
-                           capture_output=True, text=True) for _ in range(2)]
-    assert [done.stdout.split() for done in said] == [["4", "6"]] * 2
-    assert said[0].stderr.count(MESSAGE) == 1    # two kernels compiled, one line
-    assert MESSAGE not in said[1].stderr         # both loaded from numba's cache
+    argv = [sys.executable, "-c", code]
+    said = [_run_on_a_terminal(argv, tmp_path, env) for _ in range(2)]
+    assert [out.split() for out, _ in said] == [["4", "6"]] * 2
+    assert said[0][1].count(MESSAGE) == 1    # two kernels compiled, one line
+    assert MESSAGE not in said[1][1]         # both loaded from numba's cache
+    # Not on a terminal (a log, a pipe): nothing, as the progress bar.
+    (tmp_path / "cache").rename(tmp_path / "old")
+    quiet = subprocess.run(argv, cwd=tmp_path, env=env, check=True, capture_output=True,
+                           text=True)
+    assert quiet.stdout.split() == ["4", "6"] and MESSAGE not in quiet.stderr
 
 
 def test_run_and_the_workers_warm_up_listen_for_compiling(scenario_file, tmp_path):
@@ -225,9 +255,7 @@ def test_run_and_the_workers_warm_up_listen_for_compiling(scenario_file, tmp_pat
             "main(sys.argv[1:])\nafter_run = compile_notice._notice is not None\n"
             "compile_notice._notice = None\nwarm_up()\n"
             "print(first, after_run, compile_notice._notice is not None)")
-    done = subprocess.run([sys.executable, "-c", code, "run", str(scenario_file()), "--steps",
-                           "1", "--replications", "1", "--quiet", "--out",
-                           str(tmp_path / "out")], cwd=ROOT, check=True, capture_output=True,
-                          text=True)
-    assert done.stdout.split()[-3:] == ["False", "True", "True"]
-
+    out, _ = _run_on_a_terminal([sys.executable, "-c", code, "run", str(scenario_file()),
+                                 "--steps", "1", "--replications", "1", "--quiet", "--out",
+                                 str(tmp_path / "out")], ROOT)
+    assert out.split()[-3:] == ["False", "True", "True"]
