@@ -16,7 +16,7 @@ import sys
 from numba.core import event
 
 MESSAGE = ("infogap: compiling the engine's kernels for this kind of market (numba keeps "
-           "them: only the first runs after installing wait for this, 10-20 s)")
+           "them, so only the first runs after installing wait: about 12 s the first time)")
 
 
 class _Notice(event.Listener):
