@@ -203,12 +203,20 @@ def start_early(kind: str, workers: int | None) -> None:
     following them. `LocalExecutor` finds it running. If the sweep needs no second worker
     after all, it only idles until this process exits."""
     count = workers if workers is not None else os.cpu_count() or 1   # as make_executor
-    if (kind == "local" and count > 1
-            and "forkserver" in multiprocessing.get_all_start_methods()):
-        from multiprocessing import forkserver
+    if kind == "local" and count > 1:
+        _start_forkserver(_worker_context())
 
-        _worker_context()   # sets the preload
-        forkserver.ensure_running()
+
+def _start_forkserver(context: multiprocessing.context.BaseContext) -> bool:
+    """Start the forkserver `context` forks workers from, if it is a forkserver context and
+    the server is not running yet; returns at once (it preloads meanwhile): whether it
+    is one."""
+    if context.get_start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return True
 
 
 def _alive(pid: int) -> bool:
@@ -240,12 +248,10 @@ class LocalExecutor(Executor):
         pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                    initializer=_worker_init,
                                    initargs=(os.getpid(), self._warm_up))
-        if context.get_start_method() == "forkserver":
-            # Starting it returns at once; it preloads while this process plans, and the
-            # workers are forked when the first runs are submitted (waiting for it if need
-            # be): submitting now would block here until it is ready.
-            from multiprocessing import forkserver
-            forkserver.ensure_running()
+        if _start_forkserver(context):
+            # It preloads while this process plans, and the workers are forked when the
+            # first runs are submitted (waiting for it if need be): submitting now would
+            # block here until it is ready.
             return pool
         with _interrupts_ignored():   # each submit starts a worker while none is idle
             for _ in range(self.workers):
